@@ -1,0 +1,43 @@
+"""s2sr: super-resolve Sentinel-2 products to 5 m with ONNX models, tile by tile, into COGs.
+
+The library API the CLI, the openEO UDF and the container all call::
+
+    import s2sr
+    result = s2sr.super_resolve("SENTINEL2A_…_L2A_T31TCJ_C_V3-1.zip", "out/", model="bicubic")
+    result.sisr   # Path of the Cloud-Optimized GeoTIFF
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("s2sr")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+from .errors import InputError, ModelError, OutputError, ProcessingError, ProductError, RoiError, S2SRError
+from .inference import infer
+from .models import Model, ModelCard, load_model
+from .pipeline import RunResult, super_resolve
+from .products import Product, ProductInfo, open_product
+
+__all__ = [
+    "InputError",
+    "Model",
+    "ModelCard",
+    "ModelError",
+    "OutputError",
+    "ProcessingError",
+    "Product",
+    "ProductError",
+    "ProductInfo",
+    "RoiError",
+    "RunResult",
+    "S2SRError",
+    "__version__",
+    "infer",
+    "load_model",
+    "open_product",
+    "super_resolve",
+]

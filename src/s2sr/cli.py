@@ -1,0 +1,99 @@
+"""``s2sr`` command line: a thin layer over the library (:func:`s2sr.super_resolve`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import __version__
+from ._cli_common import TqdmProgress, guarded, setup_logging
+
+PROG = "s2sr"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name=PROG)
+def main() -> None:
+    """Super-resolve Sentinel-2 products to 5 m with ONNX models, tile by tile, into COGs."""
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", "output_dir", required=True, help="Output folder (created if missing).")
+@click.option(
+    "-m", "--model", default=None,
+    help="Model: a card (.yaml, its ONNX beside it) or a built-in name. Default: the built-in default.",
+)
+@click.option(
+    "--roi-pixels", nargs=4, type=float, default=None, metavar="COL0 ROW0 COL1 ROW1",
+    help="Region in source-grid pixels from the upper-left corner (COL1/ROW1 exclusive).",
+)
+@click.option(
+    "--roi", nargs=4, type=float, default=None, metavar="LEFT BOTTOM RIGHT TOP",
+    help="Region in the product's CRS, snapped outward to the source grid.",
+)
+@click.option("--bicubic", is_flag=True, help="Also write the bicubic comparison product.")
+@click.option("--gpu", is_flag=True, help="Run on CUDA when available (falls back to CPU with a warning).")
+@click.option("--tile-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Tile size in output pixels, margins excluded.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
+@click.option("--sre", is_flag=True, help="Theia: read SRE instead of FRE reflectances.")
+@click.option("-v", "--verbose", count=True, help="-v: progress details; -vv: debug and tracebacks.")
+def run(
+    input_path: str,
+    output_dir: str,
+    model: str | None,
+    roi_pixels: tuple[float, float, float, float] | None,
+    roi: tuple[float, float, float, float] | None,
+    bicubic: bool,
+    gpu: bool,
+    tile_size: int,
+    threads: int | None,
+    sre: bool,
+    verbose: int,
+) -> None:
+    """Super-resolve the product INPUT (Theia L2A/L3A folder or zip) into a COG in OUTPUT."""
+    from .pipeline import super_resolve
+
+    setup_logging(verbose)
+    result = guarded(
+        PROG,
+        verbose,
+        lambda: super_resolve(
+            input_path, output_dir, model,
+            roi_pixels=roi_pixels or None, roi=roi or None, tile_size=tile_size, bicubic=bicubic,
+            sre=sre, threads=threads, gpu=gpu, progress=TqdmProgress,
+        ),
+    )
+    g = result.output_grid
+    click.echo(
+        f"{result.sisr}  ({g.width}x{g.height} px at {g.res:g} m, model {result.model_name}, "
+        f"{result.tiles} tile(s), {result.timings['total']:.1f} s)"
+    )
+    if result.bicubic:
+        click.echo(f"{result.bicubic}  (bicubic comparison)")
+
+
+@main.command("demo-product")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--size", type=click.IntRange(min=2), default=600, show_default=True,
+              help="Width and height in 10 m pixels (even).")
+@click.option("--source", type=click.Choice(["auto", "real", "synthetic"]), default="auto", show_default=True,
+              help="Real Sentinel-2 pixels (shared/data/real_pixels, mirrored past 600 px) or generated textures.")
+@click.option("--zip", "as_zip", is_flag=True, help="Write the product as a zip.")
+@click.option("--nodata-cols", type=click.IntRange(min=0), default=0, help="Leftmost columns set to nodata.")
+def demo_product(directory: Path, size: int, source: str, as_zip: bool, nodata_cols: int) -> None:
+    """Write a small Theia L2A sample product into DIRECTORY and print its path."""
+    from .demo import make_demo_product
+
+    if size % 2:
+        raise click.BadParameter("must be even", param_hint="--size")
+    path = guarded(
+        PROG, 0, lambda: make_demo_product(directory, size=size, source=source, as_zip=as_zip, nodata_cols=nodata_cols)
+    )
+    click.echo(str(path))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

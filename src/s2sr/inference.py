@@ -1,0 +1,91 @@
+"""The one tile-inference implementation, shared by the pipeline and the openEO UDF.
+
+:func:`infer` takes a window of reflectance × 10000 with NaN for nodata (inside the
+product, or beyond its edges), fills the gaps, runs the model, and puts NaN back where the
+input had none: output nodata == input nodata at the output resolution, nothing more
+(DESIGN §4).  Gap filling:
+
+* rows/columns at the window's border where every band is NaN (past the product's edge,
+  or an openEO window hanging over the cube's edge) are filled by mirroring the valid part
+  (reflect padding), so border pixels see natural context;
+* any remaining NaN is filled per band with its nearest valid value.
+
+A window with no valid pixel is not run through the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .models.runtime import Model
+
+
+def _valid_span(any_valid: np.ndarray) -> tuple[int, int] | None:
+    idx = np.flatnonzero(any_valid)
+    if idx.size == 0:
+        return None
+    return int(idx[0]), int(idx[-1]) + 1
+
+
+def fill_nodata(window: np.ndarray) -> np.ndarray | None:
+    """A copy of ``window`` (bands, rows, cols) with every NaN filled; None if all are NaN."""
+    valid = ~np.isnan(window)
+    any_valid = valid.any(axis=0)
+    rows = _valid_span(any_valid.any(axis=1))
+    cols = _valid_span(any_valid.any(axis=0))
+    if rows is None or cols is None:
+        return None
+    (r0, r1), (c0, c1) = rows, cols
+    core = window[:, r0:r1, c0:c1]
+    pad = ((0, 0), (r0, window.shape[1] - r1), (c0, window.shape[2] - c1))
+    filled = core if not any(p for ax in pad for p in ax) else _reflect(core, pad)
+    filled = np.array(filled, dtype=np.float32, copy=True)
+    holes = np.isnan(filled)
+    if holes.any():
+        for b in range(filled.shape[0]):
+            hb = holes[b]
+            if not hb.any():
+                continue
+            if hb.all():
+                filled[b] = np.nanmean(filled) if np.isfinite(filled).any() else 0.0
+                continue
+            idx = ndimage.distance_transform_edt(hb, return_distances=False, return_indices=True)
+            filled[b] = filled[b][idx[0], idx[1]]
+    return filled
+
+
+def _reflect(core: np.ndarray, pad: tuple[tuple[int, int], ...]) -> np.ndarray:
+    # np.pad's reflect needs at least 2 pixels along an axis; fall back to edge for 1.
+    mode = "reflect" if min(core.shape[1:]) > 1 else "edge"
+    return np.pad(core, pad, mode=mode)
+
+
+def restore_nodata(output: np.ndarray, window: np.ndarray, factor: int) -> np.ndarray:
+    """Set NaN in ``output`` wherever ``window`` (input grid) is NaN, per band, in place."""
+    nan = np.isnan(window)
+    if nan.any():
+        up = nan.repeat(factor, axis=-2).repeat(factor, axis=-1)
+        output[up] = np.nan
+    return output
+
+
+def infer(model: Model, window: np.ndarray) -> np.ndarray:
+    """Super-resolve one window: ``(bands, h, w)`` → ``(bands, h·f, w·f)`` float32, NaN kept.
+
+    ``window`` may also be a batch ``(n, bands, h, w)``; each item is filled independently
+    and the batch runs through the model at once.
+    """
+    f = model.card.factor
+    x = np.asarray(window, dtype=np.float32)
+    single = x.ndim == 3
+    batch = x[None] if single else x
+    n, c, h, w = batch.shape
+    out = np.full((n, c, h * f, w * f), np.nan, dtype=np.float32)
+    filled = [fill_nodata(item) for item in batch]
+    todo = [i for i, item in enumerate(filled) if item is not None]
+    if todo:
+        y = model.predict(np.stack([filled[i] for i in todo]))  # type: ignore[misc]
+        for k, i in enumerate(todo):
+            out[i] = restore_nodata(y[k], batch[i], f)
+    return out[0] if single else out

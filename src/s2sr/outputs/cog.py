@@ -1,0 +1,137 @@
+"""Cloud-Optimized GeoTIFF output, written block by block (DESIGN §5).
+
+Tiles are written into a tiled, compressed GeoTIFF under a temporary name; when every tile
+is in, GDAL's COG driver copies it (streaming, with internal overviews) to another
+temporary name, which is renamed to the final name.  A run that fails leaves no file under
+the final name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.windows import Window
+
+from ..errors import OutputError, ProcessingError
+from ..grid import Grid
+
+log = logging.getLogger(__name__)
+
+NODATA = -10000
+SCALE = 1e-4
+COG_OPTIONS = {
+    "COMPRESS": "DEFLATE",
+    "PREDICTOR": "2",
+    "BLOCKSIZE": "512",
+    "OVERVIEWS": "IGNORE_EXISTING",
+    "OVERVIEW_RESAMPLING": "AVERAGE",
+    "BIGTIFF": "IF_SAFER",
+    "NUM_THREADS": "ALL_CPUS",
+}
+
+
+def to_int16(data: np.ndarray) -> np.ndarray:
+    """Float reflectance × 10000 with NaN → int16 with nodata −10000 (valid values clipped)."""
+    out = np.rint(np.nan_to_num(data, nan=NODATA))
+    valid = ~np.isnan(data)
+    np.clip(out, NODATA + 1, np.iinfo(np.int16).max, out=out, where=valid)
+    return out.astype(np.int16)
+
+
+class CogWriter:
+    """Write an int16 COG at ``path`` tile by tile; publish it atomically on success.
+
+    >>> with CogWriter(path, grid, ["B2", "B3"]) as w:   # doctest: +SKIP
+    ...     w.write(window, data)        # float reflectance × 10000, NaN = nodata
+    """
+
+    def __init__(self, path: str | Path, grid: Grid, band_names: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.grid = grid
+        self.band_names = list(band_names)
+        token = uuid.uuid4().hex[:8]
+        self._staging = self.path.with_name(f".{self.path.stem}.{token}.staging.tif")
+        self._cog_tmp = self.path.with_name(f".{self.path.stem}.{token}.cog.tmp")
+        self._ds: rasterio.io.DatasetWriter | None = None
+
+    def __enter__(self) -> CogWriter:
+        profile = {
+            "driver": "GTiff",
+            "width": self.grid.width,
+            "height": self.grid.height,
+            "count": len(self.band_names),
+            "dtype": "int16",
+            "crs": self.grid.crs,
+            "transform": self.grid.transform,
+            "nodata": NODATA,
+            "tiled": True,
+            "blockxsize": 512,
+            "blockysize": 512,
+            "compress": "deflate",
+            "predictor": 2,
+            "zlevel": 1,
+            "bigtiff": "IF_SAFER",
+            "sparse_ok": True,
+        }
+        try:
+            self._ds = rasterio.open(self._staging, "w", **profile)
+        except rasterio.errors.RasterioIOError as exc:
+            raise OutputError(f"cannot write {self._staging.parent}: {str(exc).splitlines()[0]}") from None
+        for i, name in enumerate(self.band_names, start=1):
+            self._ds.set_band_description(i, name)
+        self._ds.scales = [SCALE] * len(self.band_names)
+        self._ds.offsets = [0.0] * len(self.band_names)
+        return self
+
+    def write(self, window: Window, data: np.ndarray) -> None:
+        """Write float ``data`` (bands, rows, cols; NaN = nodata) at ``window`` of the grid."""
+        assert self._ds is not None, "use CogWriter as a context manager"
+        self._ds.write(to_int16(data), window=window)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._ds is not None:
+                self._ds.close()
+            if exc_type is None:
+                self._finish()
+        finally:
+            for p in (self._staging, self._cog_tmp):
+                p.unlink(missing_ok=True)
+
+    def _finish(self) -> None:
+        try:
+            rasterio.shutil.copy(self._staging, self._cog_tmp, driver="COG", **COG_OPTIONS)
+        except rasterio.errors.RasterioError as exc:
+            raise ProcessingError(f"writing COG {self.path.name} failed: {exc}") from None
+        os.replace(self._cog_tmp, self.path)
+        log.info("wrote %s", self.path)
+
+
+def check_writable_dir(path: str | Path) -> Path:
+    """Create ``path`` if needed and check a file can be created in it."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / f".s2sr-write-test-{uuid.uuid4().hex[:8]}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(
+            f"output directory {p} cannot be written: {reason}",
+            hint="choose a writable folder with -o",
+        ) from None
+    return p
