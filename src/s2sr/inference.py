@@ -29,8 +29,10 @@ def _valid_span(any_valid: np.ndarray) -> tuple[int, int] | None:
 
 
 def fill_nodata(window: np.ndarray) -> np.ndarray | None:
-    """A copy of ``window`` (bands, rows, cols) with every NaN filled; None if all are NaN."""
+    """``window`` (bands, rows, cols) with every NaN filled (a copy if any); None if all are NaN."""
     valid = ~np.isnan(window)
+    if valid.all():
+        return window
     any_valid = valid.any(axis=0)
     rows = _valid_span(any_valid.any(axis=1))
     cols = _valid_span(any_valid.any(axis=0))

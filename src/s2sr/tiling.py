@@ -9,6 +9,7 @@ read shape (edge tiles read past the ROI and are cropped), so the runtime sees o
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from rasterio.windows import Window
 
 from .errors import RoiError
 from .grid import Grid
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ def _clip(grid: Grid, roi: Roi, what: str) -> Roi:
                 f"and map bounds {left:g} {bottom:g} {right:g} {top:g} ({grid.crs})"
             ),
         )
+    if clipped != roi:
+        log.warning("%s extends past the product: clipped to pixels %d %d %d %d", what, *vars(clipped).values())
     return clipped
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import ProductError
@@ -23,15 +24,8 @@ def open_product(source: str | Path | Product, *, sre: bool = False) -> Product:
     path = Path(source)
     if not path.exists():
         raise ProductError(f"input {path} does not exist", hint="give the path of a product folder or zip")
-    try:
-        if path.is_dir():
-            path.iterdir().__next__  # noqa: B018 - permission probe
-            list(path.iterdir())
-        else:
-            with open(path, "rb"):
-                pass
-    except PermissionError:
-        raise ProductError(f"input {path} is not readable (permission denied)") from None
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+        raise ProductError(f"input {path} is not readable (permission denied)")
     if looks_like_theia(path):
         return TheiaProduct(path, reflectance="SRE" if sre else "FRE")
     if path.suffix.lower() == ".zip":
