@@ -147,7 +147,7 @@ def _run_model(
     progress: ProgressFactory | None,
 ) -> dict[str, float]:
     card = mdl.card
-    timings = {"read": 0.0, "infer": 0.0, "write": 0.0}
+    timings = {"read": 0.0, "infer": 0.0, "write": 0.0, "cog": 0.0}
     bar = progress(len(plan), "super-resolution") if progress else Progress()
 
     def read(reader: BandReader, tile: Tile) -> np.ndarray:
@@ -181,6 +181,7 @@ def _run_model(
             _drain(pending, keep=0)
     finally:
         bar.close()
+    timings["cog"] = writer.finish_seconds
     return timings
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +28,11 @@ log = logging.getLogger(__name__)
 
 NODATA = -10000
 SCALE = 1e-4
+# DEFLATE level 1: on a 2196×2196×10 output it halves the COG step (3.0 s vs 5.5 s at the
+# default level 6) for files 2 % larger; DEFLATE rather than ZSTD for the widest readership.
 COG_OPTIONS = {
     "COMPRESS": "DEFLATE",
+    "LEVEL": "1",
     "PREDICTOR": "2",
     "BLOCKSIZE": "512",
     "OVERVIEWS": "IGNORE_EXISTING",
@@ -61,6 +65,7 @@ class CogWriter:
         self._staging = self.path.with_name(f".{self.path.stem}.{token}.staging.tif")
         self._cog_tmp = self.path.with_name(f".{self.path.stem}.{token}.cog.tmp")
         self._ds: rasterio.io.DatasetWriter | None = None
+        self.finish_seconds = 0.0  #: time spent turning the staging file into the COG
 
     def __enter__(self) -> CogWriter:
         profile = {
@@ -112,12 +117,14 @@ class CogWriter:
                 p.unlink(missing_ok=True)
 
     def _finish(self) -> None:
+        t0 = time.perf_counter()
         try:
             rasterio.shutil.copy(self._staging, self._cog_tmp, driver="COG", **COG_OPTIONS)
         except rasterio.errors.RasterioError as exc:
             raise ProcessingError(f"writing COG {self.path.name} failed: {exc}") from None
         os.replace(self._cog_tmp, self.path)
-        log.info("wrote %s", self.path)
+        self.finish_seconds = time.perf_counter() - t0
+        log.info("wrote %s (COG finish %.2f s)", self.path, self.finish_seconds)
 
 
 def check_writable_dir(path: str | Path) -> Path:
