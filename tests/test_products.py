@@ -19,7 +19,7 @@ def test_theia_dir_metadata_and_grids(theia_dir: Path) -> None:
     assert isinstance(p, TheiaProduct)
     info = p.info
     assert (info.satellite, info.level, info.tile) == ("SENTINEL2A", "L2A", "33UUB")
-    assert info.acquired == ACQ.replace(tzinfo=dt.timezone.utc)
+    assert info.acquired == ACQ.replace(tzinfo=dt.UTC)
     assert set(p.bands()) == set(ALL_BANDS)
     g10, g20 = p.group_grid("10m"), p.group_grid("20m")
     assert (g10.width, g10.height, g10.res) == (COLS, ROWS, 10.0)
@@ -35,7 +35,7 @@ def test_parent_folder_holding_one_product(theia_dir: Path) -> None:
 def test_zip_reads_through_vsizip(theia_zip: Path, theia_dir: Path) -> None:
     p = open_product(theia_zip)
     assert p.band_source("B8A").href.startswith(f"/vsizip/{theia_zip}")
-    assert p.info == open_product(theia_dir).info.__class__(**{**p.info.__dict__})
+    assert p.info == open_product(theia_dir).info.__class__(**p.info.__dict__)
     assert p.info.product_id == theia_dir.name
 
 

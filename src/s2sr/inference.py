@@ -59,8 +59,9 @@ def fill_nodata(window: np.ndarray) -> np.ndarray | None:
 
 def _reflect(core: np.ndarray, pad: tuple[tuple[int, int], ...]) -> np.ndarray:
     # np.pad's reflect needs at least 2 pixels along an axis; fall back to edge for 1.
-    mode = "reflect" if min(core.shape[1:]) > 1 else "edge"
-    return np.pad(core, pad, mode=mode)
+    if min(core.shape[1:]) > 1:
+        return np.pad(core, pad, mode="reflect")
+    return np.pad(core, pad, mode="edge")
 
 
 def restore_nodata(output: np.ndarray, window: np.ndarray, factor: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from rasterio.enums import Resampling
@@ -28,16 +29,22 @@ from .tiling import Roi, Tile, TilePlan, full_roi, plan_tiles, roi_from_bounds, 
 
 log = logging.getLogger(__name__)
 
-ProgressFactory = Callable[[int, str], "Progress"]
+class Progress(Protocol):
+    """A progress sink; the CLI passes a tqdm-backed one (``factory(total, description)``)."""
+
+    def update(self, n: int = 1) -> None: ...
+
+    def close(self) -> None: ...
 
 
-class Progress:
-    """Minimal progress sink; the CLI passes a tqdm-backed one."""
+ProgressFactory = Callable[[int, str], Progress]
 
-    def update(self, n: int = 1) -> None:  # pragma: no cover - trivial
+
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
         pass
 
-    def close(self) -> None:  # pragma: no cover - trivial
+    def close(self) -> None:
         pass
 
 
@@ -148,7 +155,7 @@ def _run_model(
 ) -> dict[str, float]:
     card = mdl.card
     timings = {"read": 0.0, "infer": 0.0, "write": 0.0, "cog": 0.0}
-    bar = progress(len(plan), "super-resolution") if progress else Progress()
+    bar = progress(len(plan), "super-resolution") if progress else _NoProgress()
 
     def read(reader: BandReader, tile: Tile) -> np.ndarray:
         t0 = time.perf_counter()
@@ -218,7 +225,7 @@ def write_bicubic(
         for r in range(0, grid.height, block)
         for c in range(0, grid.width, block)
     ]
-    bar = progress(len(blocks), "bicubic") if progress else Progress()
+    bar = progress(len(blocks), "bicubic") if progress else _NoProgress()
     try:
         with BandReader(prod, bands, grid, resampling=Resampling.cubic) as reader, CogWriter(path, grid, bands) as writer:
             for win in blocks:

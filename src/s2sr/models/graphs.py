@@ -6,6 +6,7 @@ Only the build step needs the ``onnx`` package; running the graphs needs ONNX Ru
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ def resize_model(n_bands: int, factor: int, *, mode: str = "cubic", opset: int =
     from onnx import TensorProto, helper
 
     scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, float(factor), float(factor)])
-    attrs: dict[str, object] = {"mode": mode}
+    attrs: dict[str, Any] = {"mode": mode}
     if mode == "cubic":
         attrs.update(cubic_coeff_a=-0.5, coordinate_transformation_mode="half_pixel", exclude_outside=0)
     elif mode == "nearest":

@@ -151,7 +151,7 @@ class TheiaProduct(Product):
         when: dt.datetime | None = None
         if m:
             when = dt.datetime.strptime(m.group("date") + m.group("time"), "%Y%m%d%H%M%S").replace(
-                tzinfo=dt.timezone.utc, microsecond=int(m.group("ms")) * 1000
+                tzinfo=dt.UTC, microsecond=int(m.group("ms")) * 1000
             )
         extra: dict[str, str] = {}
         if mtd_text:
@@ -187,10 +187,10 @@ class TheiaProduct(Product):
             )
         assert sat and level and tile and when
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         return ProductInfo(
             satellite=sat.upper().replace("-", ""),
-            acquired=when.astimezone(dt.timezone.utc),
+            acquired=when.astimezone(dt.UTC),
             tile=tile,
             level=level.upper(),
             product_id=self.product_id,
