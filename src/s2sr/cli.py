@@ -23,7 +23,8 @@ def main() -> None:
 @click.option("-o", "--output", "output_dir", required=True, help="Output folder (created if missing).")
 @click.option(
     "-m", "--model", default=None,
-    help="Model: a card (.yaml, its ONNX beside it) or a built-in name. Default: the built-in default.",
+    help="Model: a card (.yaml, its ONNX beside it), a STAC MLM item (.json), a built-in or zoo name "
+    "(s2sr models list). Default: carn if downloaded, else the built-in default.",
 )
 @click.option(
     "--roi-pixels", nargs=4, type=float, default=None, metavar="COL0 ROW0 COL1 ROW1",
@@ -94,6 +95,11 @@ def demo_product(directory: Path, size: int, source: str, as_zip: bool, nodata_c
     )
     click.echo(str(path))
 
+
+from .cli_models import evaluate as _evaluate_cmd, models as _models_cmd  # noqa: E402
+
+main.add_command(_models_cmd)
+main.add_command(_evaluate_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
