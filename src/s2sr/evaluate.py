@@ -397,7 +397,7 @@ def evaluate(
     # Wald protocol: degrade each band at its native grid, prepare on the coarse source grid, infer.
     h, w = the_roi.height, the_roi.width
     roi_grid = source.window_grid(the_roi.window)
-    coarse_transform = roi_grid.transform * Affine.scale(f)
+    coarse_transform = roi_grid.transform @ Affine.scale(f)
     lr = np.empty((len(card.bands), h // f, w // f), np.float32)
     for i, b in enumerate(card.bands):
         k = ratios[b]
@@ -408,7 +408,7 @@ def evaluate(
             dst = np.full((h // f, w // f), np.nan, np.float32)
             reproject(
                 small, dst,
-                src_transform=roi_grid.transform * Affine.scale(f * k), dst_transform=coarse_transform,
+                src_transform=roi_grid.transform @ Affine.scale(f * k), dst_transform=coarse_transform,
                 src_crs=source.crs, dst_crs=source.crs, src_nodata=np.nan, dst_nodata=np.nan,
                 resampling=Resampling.cubic,
             )

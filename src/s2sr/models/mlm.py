@@ -3,7 +3,8 @@
 An item describes one model: ``mlm:input`` (the bands in card order, ``[batch, bands,
 height, width]`` float32, value scaling reflectance → reflectance × 10000, 20 m-group bands
 brought to the source grid with cubic), ``mlm:output`` (same bands, ``factor`` times larger),
-``mlm:framework`` ONNX, the band descriptions (STAC 1.1 ``bands`` with ``eo:`` fields), the
+``mlm:framework`` ONNX, the band descriptions (``eo:bands`` of EO v1.1.0 on the model asset,
+where MLM v1.5.2 looks for them; EO and STAC 1.1 allow bands in properties only beside asset bands), the
 card's tiling values as ``s2sr:factor`` / ``s2sr:margin``, and the ONNX file as the
 ``model`` asset with ``file:size`` and ``file:checksum`` (SHA-256 multihash).
 
@@ -30,7 +31,7 @@ from .download import DownloadError, download, sha256_of
 log = logging.getLogger(__name__)
 
 MLM_EXT = "https://stac-extensions.github.io/mlm/v1.5.2/schema.json"
-EO_EXT = "https://stac-extensions.github.io/eo/v2.0.0/schema.json"
+EO_EXT = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 FILE_EXT = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 ONNX_MEDIA_TYPE = "application/octet-stream; application=onnx"
 #: The earliest Sentinel-2 data a model applies to (Sentinel-2A launch): the item's datetime.
@@ -49,10 +50,9 @@ def _band_object(band: str) -> dict[str, Any]:
     info = BANDS[band]
     out: dict[str, Any] = {"name": esa_name(band)}
     if info.common_name:
-        out["eo:common_name"] = info.common_name
-    out["eo:center_wavelength"] = info.center_wavelength
-    out["eo:full_width_half_max"] = info.full_width_half_max
-    out["gsd"] = float(info.resolution)
+        out["common_name"] = info.common_name
+    out["center_wavelength"] = info.center_wavelength
+    out["full_width_half_max"] = info.full_width_half_max
     return out
 
 
@@ -105,11 +105,10 @@ def card_to_item(
         "mlm:framework": "ONNX",
         "mlm:input": [model_input],
         "mlm:output": [model_output],
-        "bands": [_band_object(b) for b in card.bands],
         "s2sr:factor": f,
         "s2sr:margin": card.margin,
     }
-    asset_extra: dict[str, Any] = {"mlm:artifact_type": "onnx"}
+    asset_extra: dict[str, Any] = {"mlm:artifact_type": "onnx", "eo:bands": [_band_object(b) for b in card.bands]}
     path = card.onnx_path
     if path.is_file():
         props["mlm:memory_size"] = path.stat().st_size
