@@ -38,7 +38,7 @@ def _handler(mirror: Mirror) -> type[http.server.BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:  # quiet
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             rng = self.headers.get("Range")
             mirror.requests.append((self.path, rng))
             name = self.path.rsplit("/", 1)[-1]

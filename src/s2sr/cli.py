@@ -96,10 +96,10 @@ def demo_product(directory: Path, size: int, source: str, as_zip: bool, nodata_c
     click.echo(str(path))
 
 
-from .cli_models import evaluate as _evaluate_cmd, models as _models_cmd  # noqa: E402
+from . import cli_models  # models (zoo, MLM) and evaluate
 
-main.add_command(_models_cmd)
-main.add_command(_evaluate_cmd)
+main.add_command(cli_models.models)
+main.add_command(cli_models.evaluate)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

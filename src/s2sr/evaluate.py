@@ -71,11 +71,11 @@ def gaussian_sigma(factor: int, mtf: float = DEFAULT_MTF) -> float:
 def _degrade_operator(n: int, factor: int, sigma: float) -> sparse.csr_matrix:
     """``(n // factor) × n`` matrix: Gaussian weights centred on each coarse pixel, mirrored at edges."""
     m = n // factor
-    radius = int(math.ceil(4 * sigma + factor))
+    radius = math.ceil(4 * sigma + factor)
     rows, cols, vals = [], [], []
     for i in range(m):
         centre = i * factor + (factor - 1) / 2.0
-        lo, hi = int(math.floor(centre - radius)), int(math.ceil(centre + radius))
+        lo, hi = math.floor(centre - radius), math.ceil(centre + radius)
         x = np.arange(lo, hi + 1)
         w = np.exp(-0.5 * ((x - centre) / sigma) ** 2)
         w /= w.sum()
@@ -289,8 +289,10 @@ class Evaluation:
             f"  {'L1 cons':>8} {'bicubic':>8}"
         )
         lines = [
-            f"Wald protocol (x{self.factor}, MTF {self.mtf:g}) and consistency: model {self.model} "
-            f"on {self.product_id}, source pixels {' '.join(map(str, self.roi))}",
+            (
+                f"Wald protocol (x{self.factor}, MTF {self.mtf:g}) and consistency: model {self.model} "
+                f"on {self.product_id}, source pixels {' '.join(map(str, self.roi))}"
+            ),
             head,
             "-" * len(head),
         ]
@@ -422,7 +424,12 @@ def evaluate(
     b_full = y_full if same else infer_array(bicubic, x_in, tile_size=tile_size)
 
     scores = []
-    wald_p, wald_b, wald_r, cons_p, cons_b, cons_r = [], [], [], [], [], []
+    wald_p: list[np.ndarray] = []
+    wald_b: list[np.ndarray] = []
+    wald_r: list[np.ndarray] = []
+    cons_p: list[np.ndarray] = []
+    cons_b: list[np.ndarray] = []
+    cons_r: list[np.ndarray] = []
     for i, b in enumerate(card.bands):
         k = ratios[b]
         ref = native[b]

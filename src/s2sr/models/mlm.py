@@ -35,7 +35,7 @@ EO_EXT = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 FILE_EXT = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 ONNX_MEDIA_TYPE = "application/octet-stream; application=onnx"
 #: The earliest Sentinel-2 data a model applies to (Sentinel-2A launch): the item's datetime.
-S2_LAUNCH = dt.datetime(2015, 6, 23, tzinfo=dt.timezone.utc)
+S2_LAUNCH = dt.datetime(2015, 6, 23, tzinfo=dt.UTC)
 _DIMS = ["batch", "bands", "height", "width"]
 _SHA256_MULTIHASH = "1220"
 _SHA1_MULTIHASH = "1114"
@@ -156,7 +156,7 @@ def _total_parameters(path: Path) -> int | None:
 
         model = onnx.load(str(path), load_external_data=False)
         return int(sum(int(np.prod(t.dims)) for t in model.graph.initializer))
-    except Exception:  # pragma: no cover - best effort metadata
+    except Exception:  # noqa: BLE001  # pragma: no cover - best effort metadata
         return None
 
 

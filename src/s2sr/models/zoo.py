@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,22 @@ def _offline_hint(e: ZooEntry) -> str:
     )
 
 
+@contextmanager
+def _lock(dest: Path) -> Iterator[None]:
+    """An exclusive lock beside ``dest`` so two processes never grow the same ``.part``."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(dest.with_name(dest.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def pull(
     name: str,
     *,
@@ -264,9 +281,12 @@ def pull(
     except OSError as exc:
         raise ModelError(f"model cache {dest.parent} cannot be created: {exc}", hint=f"set {ENV_DIR}") from None
     url = url_of(e)
-    log.info("model %s: downloading %s -> %s", name, url, dest)
     try:
-        download(url, dest, expected_blob_sha1=e.blob_sha1, progress=progress, retries=retries, timeout=timeout)
+        with _lock(dest):
+            if dest.is_file() and git_blob_sha1(dest) == e.blob_sha1:  # another process just pulled it
+                return ModelCard.from_file(_write_card(e))
+            log.info("model %s: downloading %s -> %s", name, url, dest)
+            download(url, dest, expected_blob_sha1=e.blob_sha1, progress=progress, retries=retries, timeout=timeout)
     except DownloadError as exc:
         if exc.corrupt:
             raise ModelError(
