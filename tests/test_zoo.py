@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +166,18 @@ def test_run_with_a_zoo_name(mirror: Mirror, theia_dir: Path, tmp_path: Path) ->
                                        "--tile-size", "64"])
     assert result.exit_code == 0, result.output
     assert "model carn" in result.output
+
+
+def test_mlm_item_of_a_zoo_model_downloads_and_checks_it(mirror: Mirror, tmp_path: Path) -> None:
+    out = CliRunner().invoke(main, ["models", "info", "tiny4", "--stac"])
+    assert out.exit_code == 0, out.output
+    item = json.loads(out.output)
+    assert item["assets"]["model"]["href"] == f"{mirror.url}/tiny4.onnx"
+    path = tmp_path / "tiny4.json"
+    path.write_text(json.dumps(item))
+    mirror.corrupt = True
+    with pytest.raises(ModelError, match="cannot be downloaded .*git blob SHA-1"):
+        resolve_card(path)
+    mirror.corrupt = False
+    card = resolve_card(path)
+    assert card.onnx_path.read_bytes() == TINY4 and (card.factor, card.margin) == (4, 0)

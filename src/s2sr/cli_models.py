@@ -59,7 +59,8 @@ def info(name: str, stac: bool) -> None:
                     from .models import ModelCard
 
                     card = ModelCard.from_dict(e.card_dict(), base_dir=path.parent, origin=name)
-                item = mlm.card_to_item(card, asset_href=path.as_uri() if path.is_file() else zoo.url_of(e))
+                item = mlm.card_to_item(card, asset_href=path.as_uri() if path.is_file() else zoo.url_of(e),
+                                        blob_sha1=e.blob_sha1)
                 click.echo(json.dumps(item, indent=2))
                 return
             state = "missing"

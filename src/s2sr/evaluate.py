@@ -187,11 +187,14 @@ def l1_reflectance(pred: np.ndarray, ref: np.ndarray) -> float:
 # --------------------------------------------------------------------------- inference on arrays
 
 
-def bicubic_model(card: ModelCard) -> Model:
+def bicubic_model(card: ModelCard, *, threads: int | None = None) -> Model:
     """The built-in bicubic operation (ONNX Resize cubic) for ``card``'s bands, factor and tiling."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(resize_model(len(card.bands), card.factor, mode="cubic"),
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = int(threads)
+    session = ort.InferenceSession(resize_model(len(card.bands), card.factor, mode="cubic"), sess_options=so,
                                    providers=["CPUExecutionProvider"])
     bic_card = replace(card, name="bicubic", description="bicubic baseline", card_path=None,
                        onnx_path=Path("bicubic.onnx"))
@@ -380,7 +383,7 @@ def evaluate(
     ratios = {b: max(1, round(BANDS[b].resolution / source.res)) for b in card.bands}
     kmax = max(ratios.values())
     the_roi = _snap(_evaluation_roi(source, given, max_size), kmax, kmax * f)
-    bicubic = bicubic_model(card)
+    bicubic = bicubic_model(card, threads=threads)
 
     # Inputs and references: every band on the source grid (as a run reads it) and at its native grid.
     with BandReader(prod, card.bands, source) as reader:

@@ -43,6 +43,11 @@ def default_model_name() -> str:
 
     if zoo.is_cached(zoo.ZOO_DEFAULT):
         return zoo.ZOO_DEFAULT
+    if zoo.ZOO_DEFAULT in zoo.registry() and zoo.onnx_path(zoo.entry(zoo.ZOO_DEFAULT)).is_file():
+        log.warning(
+            "cached model %s is corrupt and is not used as the default; run `s2sr models pull %s`",
+            zoo.ZOO_DEFAULT, zoo.ZOO_DEFAULT,
+        )
     names = builtin_names()
     return "s2sr_tiny" if "s2sr_tiny" in names else "bicubic"
 

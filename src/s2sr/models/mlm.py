@@ -63,11 +63,14 @@ def card_to_item(
     architecture: str | None = None,
     item_id: str | None = None,
     checksum: bool = True,
+    blob_sha1: str | None = None,
 ) -> dict[str, Any]:
     """The STAC MLM item (a JSON-ready dict) describing ``card`` and its ONNX file.
 
     ``asset_href``: the model asset's href (default: the ONNX file name, i.e. the item is meant
     to sit beside it).  ``checksum``: add ``file:size``/``file:checksum`` when the file exists.
+    ``blob_sha1``: the file's git blob SHA-1 (``s2sr:git_blob_sha1``), for a zoo model not yet
+    downloaded (its href a URL): :func:`card_from_item` downloads and checks it.
     """
     import pystac
 
@@ -118,6 +121,8 @@ def card_to_item(
         if checksum:
             asset_extra["file:size"] = path.stat().st_size
             asset_extra["file:checksum"] = multihash_sha256(path)
+    if blob_sha1:
+        asset_extra["s2sr:git_blob_sha1"] = blob_sha1
     extensions = [MLM_EXT, EO_EXT] + ([FILE_EXT] if "file:checksum" in asset_extra else [])
     item = pystac.Item(
         item_id or name,
@@ -253,14 +258,18 @@ def _local_model(href: str, asset: dict[str, Any], base: str | Path | None, orig
     if scheme in ("http", "https"):
         from . import zoo
 
-        if not checksum:
+        blob = str(asset.get("s2sr:git_blob_sha1") or "").lower()
+        if not checksum and not blob:
             raise _fail(origin, f"remote model {href} has no file:checksum", "add file:checksum to the asset")
-        dest = zoo.cache_dir() / "mlm" / checksum[:16] / Path(urllib.parse.urlparse(href).path).name
+        key = (checksum or blob)[:16]
+        dest = zoo.cache_dir() / "mlm" / key / Path(urllib.parse.urlparse(href).path).name
+        if dest.is_file() and blob and zoo.git_blob_sha1(dest) != blob:
+            dest.unlink()  # corrupt: fetch again
         if not dest.is_file():
             dest.parent.mkdir(parents=True, exist_ok=True)
             expected = checksum[4:] if checksum.startswith(_SHA256_MULTIHASH) else None
             try:
-                download(href, dest, expected_sha256=expected)
+                download(href, dest, expected_sha256=expected, expected_blob_sha1=blob or None)
             except DownloadError as exc:
                 raise _fail(origin, f"model {href} cannot be downloaded ({exc.reason})") from None
     elif scheme == "file":
