@@ -121,3 +121,12 @@ def test_cli_json_table_and_figure(product: Path, tmp_path: Path) -> None:
     assert "Wald protocol (x2" in result.output and "B12" in result.output and "SAM (deg)" in result.output
     bad = runner.invoke(main, ["evaluate", str(product), "-m", "bicubic", "--roi-pixels", "0", "0", "2", "2"])
     assert bad.exit_code == 2 and "too small to evaluate" in bad.output
+
+
+def test_nodata_edge_and_non_square_product(theia_dir: Path, convnet_card: Path) -> None:
+    """The conftest product: 96 x 128 px with nodata columns at its left edge."""
+    ev = evaluate(theia_dir, convnet_card)
+    assert ev.roi == (0, 0, 128, 96)
+    for s in ev.bands:
+        assert all(math.isfinite(v) for v in (s.psnr, s.psnr_bicubic, s.ssim, s.consistency_l1))
+    assert math.isfinite(ev.sam) and math.isfinite(ev.consistency_sam)

@@ -53,7 +53,11 @@ def default_model_name() -> str:
 
 
 def resolve_card(spec: str | Path | ModelCard | None = None) -> ModelCard:
-    """A card from a card path, a built-in name, or ``None`` for the default model."""
+    """A card from a built-in or zoo name, a card path, a STAC MLM item, or ``None`` (the default).
+
+    A zoo model not in the cache is downloaded (and verified) first; one in the cache is
+    verified against its git blob SHA-1 before use.
+    """
     if isinstance(spec, ModelCard):
         return spec
     from . import mlm, zoo
