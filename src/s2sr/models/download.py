@@ -16,9 +16,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from .runtime import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,6 @@ class DownloadError(Exception):
 
 def blob_sha1_of(path: Path) -> str:
     h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -107,7 +99,7 @@ def download(
     *,
     expected_blob_sha1: str | None = None,
     expected_sha256: str | None = None,
-    progress: bool | Callable[..., Any] | None = True,
+    progress: bool = True,
     retries: int = 3,
     timeout: float = 60.0,
 ) -> Path:
@@ -132,7 +124,7 @@ def download(
         while True:
             before = part.stat().st_size if part.exists() else 0
             try:
-                _attempt(url, part, timeout, bool(progress))
+                _attempt(url, part, timeout, progress)
                 break
             except urllib.error.HTTPError as exc:
                 raise DownloadError(f"HTTP {exc.code} {exc.reason}") from None
@@ -147,7 +139,7 @@ def download(
                 time.sleep(min(0.2 * attempt, 2.0))
     for expected, fn, label in (
         (expected_blob_sha1, blob_sha1_of, "git blob SHA-1"),
-        (expected_sha256, sha256_of, "SHA-256"),
+        (expected_sha256, file_sha256, "SHA-256"),
     ):
         if expected:
             got = fn(part)

@@ -26,7 +26,8 @@ from typing import Any
 from ..bands import BANDS, GROUP_10M, canonical, esa_name
 from ..errors import ModelError
 from .card import ModelCard
-from .download import DownloadError, download, sha256_of
+from .download import DownloadError, download
+from .runtime import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ _SHA1_MULTIHASH = "1114"
 
 def multihash_sha256(path: str | Path) -> str:
     """``file:checksum`` of a file: the SHA-256 multihash, hex encoded."""
-    return _SHA256_MULTIHASH + sha256_of(Path(path))
+    return _SHA256_MULTIHASH + file_sha256(Path(path))
 
 
 def _band_object(band: str) -> dict[str, Any]:
