@@ -23,7 +23,8 @@ def main() -> None:
 @click.option("-o", "--output", "output_dir", required=True, help="Output folder (created if missing).")
 @click.option(
     "-m", "--model", default=None,
-    help="Model: a card (.yaml, its ONNX beside it) or a built-in name. Default: the built-in default.",
+    help="Model: a card (.yaml, its ONNX beside it), a STAC MLM item (.json), a built-in or zoo name "
+    "(s2sr models list). Default: carn if downloaded, else the built-in default.",
 )
 @click.option(
     "--roi-pixels", nargs=4, type=float, default=None, metavar="COL0 ROW0 COL1 ROW1",
@@ -94,6 +95,11 @@ def demo_product(directory: Path, size: int, source: str, as_zip: bool, nodata_c
     )
     click.echo(str(path))
 
+
+from . import cli_models  # models (zoo, MLM) and evaluate
+
+main.add_command(cli_models.models)
+main.add_command(cli_models.evaluate)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
