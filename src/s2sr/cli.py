@@ -95,5 +95,9 @@ def demo_product(directory: Path, size: int, source: str, as_zip: bool, nodata_c
     click.echo(str(path))
 
 
+from .openeo_cli import openeo_group  # noqa: E402
+
+main.add_command(openeo_group)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
