@@ -190,8 +190,11 @@ def _load(
             hint="use a model of 10 m and 20 m bands",
         )
     if not b10:
-        # a 20 m model runs on the 20 m grid; "near" keeps native 20 m pixels
-        return load(b20).resample_spatial(resolution=plan.resolution, method="near")
+        # a 20 m model runs on the 20 m grid; "near" keeps native 20 m pixels.  Built with
+        # process() so that only the spec's long-standing parameters appear (no "align").
+        from openeo.rest.datacube import THIS
+
+        return load(b20).process("resample_spatial", data=THIS, resolution=plan.resolution, method="near")
     cube = load(b10)
     if b20:
         cube = cube.merge_cubes(load(b20).resample_cube_spatial(target=cube, method="cubic"))
