@@ -119,7 +119,7 @@ def test_graph_follows_the_design(convnet_card: Path) -> None:
     ids = [n["process_id"] for n in pg.values()]
     assert ids == ["load_collection", "load_collection", "resample_cube_spatial", "merge_cubes",
                    "apply_neighborhood", "save_result"]
-    l10, l20, res, merge, an, save = pg.values()
+    l10, l20, res, _merge, an, save = pg.values()
     assert l10["arguments"]["bands"] == ["B02", "B03", "B04", "B08"]
     assert l20["arguments"]["bands"] == ["B05", "B06", "B07", "B8A", "B11", "B12"]
     assert l10["arguments"]["id"] == "SENTINEL2_L2A" and l10["arguments"]["spatial_extent"] == EXTENT
@@ -240,7 +240,7 @@ def test_readme_script_of_three_statements(
     """The README's openEO script, as written, against the dummy back-end."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## openEO", 1)[1]
-    script = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    script = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)  # type: ignore[union-attr]
     statements = [line for line in script.splitlines() if line.strip()]
     assert len(statements) == 3
     write_model(tmp_path / "models", "carn", convnet_model(10, 2), bands=GROUP_10M + GROUP_20M, factor=2, margin=32)
@@ -249,7 +249,7 @@ def test_readme_script_of_three_statements(
     monkeypatch.setattr(type(backend.connection), "authenticate_oidc", lambda self, *a, **kw: self)
     monkeypatch.setattr(type(backend.connection), "auto_validate", False, raising=False)
     ns: dict[str, object] = {}
-    exec(script, ns)
+    exec(script, ns)  # noqa: S102
     post = backend.batch_jobs_full["job-000"]
     assert post["job_options"]["udf-dependency-archives"] == [
         "https://example.org/carn.zip#tmp/s2sr_model", "https://example.org/s2sr-deps.zip#tmp/s2sr_deps"

@@ -82,7 +82,7 @@ def test_execute_local_udf(cube: xr.DataArray, convnet_card: Path) -> None:
 def test_accepts_data_array_and_returns_one(cube: xr.DataArray, convnet_card: Path) -> None:
     """The plain Python runtime may pass an xarray.DataArray: the UDF answers in kind."""
     ns: dict[str, object] = {}
-    exec(udf_code(), ns)
+    exec(udf_code(), ns)  # noqa: S102
     out = ns["apply_datacube"](cube, {"model": str(convnet_card)})  # type: ignore[operator]
     assert isinstance(out, xr.DataArray) and out.dtype == np.float32
     np.testing.assert_array_equal(out.values, expected(convnet_card, cube))
@@ -90,7 +90,7 @@ def test_accepts_data_array_and_returns_one(cube: xr.DataArray, convnet_card: Pa
 
 def test_apply_metadata_divides_the_spatial_step(convnet_card: Path) -> None:
     ns: dict[str, object] = {}
-    exec(udf_code(), ns)
+    exec(udf_code(), ns)  # noqa: S102
     meta = CubeMetadata(
         [TemporalDimension("t", ["2020-01-01", "2020-02-01"]),
          SpatialDimension("x", [0, 100], crs=32631, step=10), SpatialDimension("y", [0, 100], crs=32631, step=10)]
@@ -116,7 +116,7 @@ def test_session_created_once_per_content(tmp_path: Path, cube: xr.DataArray, co
     win = XarrayDataCube(cube.isel(y=slice(0, 24), x=slice(0, 24)))
     for _ in range(3):  # the back-end may re-execute the UDF code for every window
         ns: dict[str, object] = {}
-        exec(udf_code(), ns)
+        exec(udf_code(), ns)  # noqa: S102
         ns["apply_datacube"](win, {"model": str(convnet_card)})  # type: ignore[operator]
     assert worker.sessions_created() == 1
     # the same model under another path: same content, same session
@@ -216,3 +216,34 @@ def test_cube_not_4d(cube: xr.DataArray, convnet_card: Path) -> None:
 def test_not_a_cube(convnet_card: Path) -> None:
     with pytest.raises(CubeError, match="expects an openEO XarrayDataCube or an xarray.DataArray, got ndarray"):
         worker.apply_datacube(np.zeros((1, 10, 4, 4)), {"model": str(convnet_card)})
+
+
+def test_dependency_folder_goes_on_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cube: xr.DataArray, convnet_card: Path
+) -> None:
+    """s2sr shipped as a dependency archive: the UDF puts its folder on sys.path before importing s2sr."""
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "tmp" / "s2sr_deps").mkdir(parents=True)
+    ns: dict[str, object] = {}
+    exec(udf_code(), ns)  # noqa: S102
+    ns["apply_datacube"](XarrayDataCube(cube), {"model": str(convnet_card)})  # type: ignore[operator]
+    assert sys.path[0] == str(tmp_path / "tmp" / "s2sr_deps")
+
+
+def test_without_s2sr_the_error_names_the_job_option(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['s2sr'] = None\n"
+        f"ns = {{}}; exec(open({str(UDF_FILE)!r}).read(), ns)\n"
+        "ns['apply_datacube'](None, {'model': 'bicubic'})\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 1
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: the s2sr UDF cannot import s2sr")
+    assert "'udf-dependency-archives'" in last and "#tmp/s2sr_deps" in last

@@ -5,7 +5,7 @@ Three statements for a user::
     import openeo, s2sr.openeo
     cube = s2sr.openeo.super_resolve(openeo.connect("openeo.dataspace.copernicus.eu").authenticate_oidc(),
                                      model="carn.yaml", spatial_extent={...}, temporal_extent=["2023-06-01", "2023-06-30"])
-    cube.execute_batch("sr.tif", job_options=s2sr.openeo.job_options("https://…/carn.zip", "https://…/s2sr-deps.zip"))
+    job = cube.create_job(title="s2sr", job_options=s2sr.openeo.job_options("https://…/carn.zip", "https://…/s2sr-deps.zip"))
 
 The graph (DESIGN §6): ``load_collection`` of the model's 10 m bands and of its 20 m bands,
 ``resample_cube_spatial`` of the 20 m cube onto the 10 m cube with ``cubic`` (the model's input
@@ -31,10 +31,9 @@ from typing import Any
 import yaml
 
 from .bands import GROUP_10M, GROUP_20M, esa_name
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, UnsupportedError
 from .models import BUILTIN_DIR, ModelCard, builtin_names, resolve_card
-from .udf import udf_code
-from .udf.worker import DEPS_FOLDER, JOB_OPTION, MODEL_FOLDER
+from .udf import DEPS_FOLDER, JOB_OPTION, MODEL_FOLDER, udf_code
 
 DEFAULT_COLLECTION = "SENTINEL2_L2A"
 DEFAULT_WINDOW = 256
@@ -86,14 +85,14 @@ def plan_neighborhood(card: ModelCard, window: int = DEFAULT_WINDOW) -> Neighbor
 
 def udf_context(
     card: ModelCard,
-    model_spec: str | Path | None,
+    model_spec: str | Path | ModelCard | None,
     *,
     model_folder: str = MODEL_FOLDER,
     threads: int | None = None,
     nodata: float | None = None,
 ) -> dict[str, Any]:
     """The UDF's context: the model as the back-end sees it (built-in name, or card in ``model_folder``)."""
-    spec = str(model_spec) if model_spec is not None else None
+    spec = str(model_spec) if isinstance(model_spec, (str, Path)) else None
     if spec is not None and spec in builtin_names():
         model = spec
     elif card.card_path is not None and card.card_path.parent == BUILTIN_DIR.resolve():
@@ -137,7 +136,8 @@ def super_resolve(
     NODATA) when the bands are loaded here, none for a given cube.
     ``format``: ``save_result`` format, or ``None`` to return the cube without saving.
     """
-    from openeo import UDF, DataCube
+    openeo = _client()
+    UDF, DataCube = openeo.UDF, openeo.DataCube
 
     card = resolve_card(model)
     plan = plan_neighborhood(card, window)
@@ -157,6 +157,16 @@ def super_resolve(
     return cube
 
 
+def _client() -> Any:
+    try:
+        import openeo
+    except ImportError:
+        raise UnsupportedError(
+            "the openeo client is not installed", hint='pip install "s2sr[openeo]"'
+        ) from None
+    return openeo
+
+
 def _load(
     connection: Any,
     card: ModelCard,
@@ -167,7 +177,7 @@ def _load(
     max_cloud_cover: float | None,
     fetch_metadata: bool,
 ) -> Any:
-    from openeo import DataCube
+    DataCube = _client().DataCube
 
     def load(bands: list[str]) -> Any:
         kw: dict[str, Any] = {

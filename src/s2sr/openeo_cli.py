@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ._cli_common import guarded, setup_logging
-from .udf.worker import DEPS_FOLDER, MODEL_FOLDER
+from .udf import DEPS_FOLDER, MODEL_FOLDER
 
 PROG = "s2sr openeo"
 

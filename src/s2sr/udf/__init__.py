@@ -9,6 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 UDF_FILE = Path(__file__).with_name("s2sr_udf.py")
+#: Folders (relative to the UDF's working directory) where the job options unpack the archives.
+MODEL_FOLDER = "tmp/s2sr_model"
+DEPS_FOLDER = "tmp/s2sr_deps"
+#: The batch-job option naming the archives (``URL#folder``).
+JOB_OPTION = "udf-dependency-archives"
 
 
 def udf_code() -> str:
@@ -16,4 +21,4 @@ def udf_code() -> str:
     return UDF_FILE.read_text(encoding="utf-8")
 
 
-__all__ = ["UDF_FILE", "udf_code"]
+__all__ = ["DEPS_FOLDER", "JOB_OPTION", "MODEL_FOLDER", "UDF_FILE", "udf_code"]

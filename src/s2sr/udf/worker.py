@@ -42,15 +42,12 @@ from ..errors import CubeError, InputError, ModelError
 from ..inference import infer
 from ..models import ModelCard, builtin_names, resolve_card
 from ..models.runtime import Model, RuntimeOptions, file_sha256, open_model
+from . import JOB_OPTION, MODEL_FOLDER
 
 log = logging.getLogger(__name__)
 
 DIMS = ("t", "bands", "y", "x")
 CONTEXT_KEYS = ("model", "threads", "nodata", "python_path")
-#: Folders (relative to the working directory) where the builder's job options unpack archives.
-MODEL_FOLDER = "tmp/s2sr_model"
-DEPS_FOLDER = "tmp/s2sr_deps"
-JOB_OPTION = "udf-dependency-archives"
 
 
 @dataclass(frozen=True)
