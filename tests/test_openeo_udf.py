@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -247,3 +248,25 @@ def test_without_s2sr_the_error_names_the_job_option(tmp_path: Path) -> None:
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("RuntimeError: the s2sr UDF cannot import s2sr")
     assert "'udf-dependency-archives'" in last and "#tmp/s2sr_deps" in last
+
+
+def test_udf_needs_no_gdal(tmp_path: Path, convnet_card: Path) -> None:
+    """On a back-end the UDF imports s2sr's model side only: no rasterio in the dependency archive."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['rasterio'] = None\n"
+        "import numpy as np, xarray as xr\n"
+        f"ns = {{}}; exec(open({str(UDF_FILE)!r}).read(), ns)\n"
+        "cube = xr.DataArray(np.full((1, 10, 8, 8), 1000, np.float32), dims=('t', 'bands', 'y', 'x'))\n"
+        f"out = ns['apply_datacube'](cube, {{'model': {str(convnet_card)!r}}})\n"
+        "assert out.shape == (1, 10, 16, 16) and out.dtype == np.float32\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(s2sr.__file__).parents[1])}  # this checkout's s2sr
+    res = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
