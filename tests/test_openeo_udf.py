@@ -12,7 +12,7 @@ import numpy as np
 import openeo
 import pytest
 import xarray as xr
-from openeo.metadata import CubeMetadata, SpatialDimension, TemporalDimension
+from openeo.metadata import CollectionMetadata, CubeMetadata, SpatialDimension, TemporalDimension
 from openeo.udf import UdfData, XarrayDataCube, execute_local_udf
 from openeo.udf.run_code import extract_udf_dependencies, run_udf_code
 
@@ -46,7 +46,9 @@ def expected(card: Path, cube: xr.DataArray) -> np.ndarray:
 
 def test_udf_file_is_the_packaged_one() -> None:
     """udf/ holds the UDF back-ends run: the very file shipped inside the package (one copy)."""
-    assert (REPO / "udf" / "s2sr_udf.py").resolve() == UDF_FILE.resolve()
+    link = REPO / "udf" / "s2sr_udf.py"
+    assert link.is_symlink() and link.resolve() == (REPO / "src" / "s2sr" / "udf" / "s2sr_udf.py").resolve()
+    assert link.read_text(encoding="utf-8") == udf_code()  # also from an installed wheel
     code = udf_code()
     tree = ast.parse(code)  # the runner needs real annotations, not strings
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
@@ -100,6 +102,17 @@ def test_apply_metadata_divides_the_spatial_step(convnet_card: Path) -> None:
     assert [d.step for d in out.spatial_dimensions] == [5.0, 5.0]
     assert [d.crs for d in out.spatial_dimensions] == [32631, 32631]
     assert out.dimension_names() == ["t", "x", "y"]
+    # the back-ends hand over collection metadata (bands and all): only the steps change
+    coll = CollectionMetadata({"id": "S2", "cube:dimensions": {
+        "x": {"type": "spatial", "axis": "x", "step": 10, "reference_system": 32631, "extent": [0, 100]},
+        "y": {"type": "spatial", "axis": "y", "step": 10, "reference_system": 32631, "extent": [0, 100]},
+        "t": {"type": "temporal", "extent": ["2020-01-01", None]},
+        "bands": {"type": "bands", "values": ["B02", "B03"]},
+    }})
+    out = ns["apply_metadata"](coll, {"model": str(convnet_card)})  # type: ignore[operator]
+    assert isinstance(out, CollectionMetadata) and out.get("id") == "S2"
+    assert [d.step for d in out.spatial_dimensions] == [5.0, 5.0] and out.band_names == ["B02", "B03"]
+    assert [d.step for d in coll.spatial_dimensions] == [10, 10]  # the input is left alone
 
 
 def test_nan_window_border_is_filled_then_restored(cube: xr.DataArray, convnet_card: Path) -> None:

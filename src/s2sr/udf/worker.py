@@ -25,8 +25,8 @@ window (overlap included) ``factor`` times finer, float32, dimensions ``(t, band
 
 from __future__ import annotations
 
+import copy
 import logging
-import math
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -40,7 +40,7 @@ import xarray as xr
 from ..bands import canonical
 from ..errors import CubeError, InputError, ModelError
 from ..inference import infer
-from ..models import ModelCard, builtin_names, resolve_card
+from ..models import BUILTIN_DIR, ModelCard, builtin_names
 from ..models.runtime import Model, RuntimeOptions, file_sha256, open_model
 from . import JOB_OPTION, MODEL_FOLDER
 
@@ -102,10 +102,11 @@ def _stat_key(path: Path) -> tuple[str, int, int]:
 
 def resolve_model_card(spec: str, cwd: str | Path | None = None) -> ModelCard:
     """The card named by the context: a built-in name, or a path (relative to ``cwd``)."""
-    if spec in builtin_names():
-        return resolve_card(spec)
     base = Path(cwd) if cwd is not None else Path(os.getcwd())
-    path = Path(spec) if os.path.isabs(spec) else base / spec
+    if spec in builtin_names():
+        path = BUILTIN_DIR / f"{spec}.yaml"
+    else:
+        path = Path(spec) if os.path.isabs(spec) else base / spec
     if not path.is_file():
         raise ModelError(
             f"model card {spec!r} not found in the UDF's working directory {base}",
@@ -267,14 +268,20 @@ def apply_datacube(cube: Any, context: Any) -> Any:
 
 
 def apply_metadata(metadata: Any, context: Any) -> Any:
-    """The cube's metadata with the spatial step divided by the model's factor."""
+    """The cube's metadata with the spatial step divided by the model's factor.
+
+    Done as the geopyspark back-end's own resolution-changing UDF examples do it: the spatial
+    dimensions copied with the new step, the rest of the metadata kept (``_clone_and_update``).
+    """
     ctx = UdfContext.parse(context)
-    card = resolve_model_card(ctx.model)
-    f = card.factor
-    steps = []
-    for dim in metadata.spatial_dimensions:
-        step = getattr(dim, "step", None)
-        steps.append(float(step) / f if step is not None and math.isfinite(float(step)) else 0.0)
-    if len(steps) != 2:
-        raise CubeError(f"the cube's metadata has {len(steps)} spatial dimension(s), expected 2 (x, y)")
-    return metadata.resample_spatial(resolution=tuple(steps))
+    f = resolve_model_card(ctx.model).factor
+    dims = []
+    for dim in metadata._dimensions or []:
+        if getattr(dim, "type", None) == "spatial":
+            dim = copy.copy(dim)
+            if dim.step is not None:
+                dim.step = dim.step / f
+        dims.append(dim)
+    if sum(getattr(d, "type", None) == "spatial" for d in dims) != 2:
+        raise CubeError(f"the cube's metadata has dimensions {metadata.dimension_names()}, expected two spatial ones")
+    return metadata._clone_and_update(dimensions=dims)
