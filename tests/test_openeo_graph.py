@@ -25,7 +25,8 @@ import s2sr.openeo as s2oe
 from s2sr.bands import GROUP_10M, GROUP_20M
 from s2sr.cli import main
 from s2sr.errors import InputError
-from s2sr.models import ModelCard
+from s2sr.demo import make_demo_product
+from s2sr.models import BUILTIN_DIR, ModelCard
 from s2sr.models.graphs import convnet_model, write_model
 from s2sr.outputs.cog import NODATA, to_int16
 from s2sr.products import open_product
@@ -39,6 +40,7 @@ from ._openeo_support import (
     run_neighborhood,
     validate_process_graph,
 )
+from .conftest import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
 EXTENT = {"west": 13.0, "south": 55.55, "east": 13.1, "north": 55.6}
@@ -64,6 +66,42 @@ def unpack_model(card: Path, workdir: Path) -> None:
 # --- the harness: the UDF on a back-end == the standalone processor ---------------------------
 
 
+def harness_vs_standalone(
+    product_path: Path, card_path: Path, window: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[RunStats, np.ndarray]:
+    """The builder's graph run by the back-end stand-in vs `s2sr run`: |difference| in DN over the valid area."""
+    card = ModelCard.from_file(card_path)
+    graph = s2oe.super_resolve(None, card_path, spatial_extent=EXTENT, temporal_extent=TIME, window=window).to_json()
+    nb = Neighborhood.from_graph(json.loads(json.dumps(json.loads(graph))))
+    builtin = card_path.parent == BUILTIN_DIR
+    assert nb.runtime == "Python-Jep"
+    assert nb.context["model"] == (card_path.stem if builtin else f"tmp/s2sr_model/{card_path.stem}.yaml")
+    assert nb.overlap == {"x": card.input_margin, "y": card.input_margin}
+
+    work = tmp_path / "work"
+    work.mkdir(parents=True)
+    unpack_model(card_path, work)
+    monkeypatch.chdir(work)
+    worker.clear_cache()
+
+    product = open_product(product_path)
+    cube = cube_from_product(product, card.bands, product.group_grid(card.source_group))
+    stats = RunStats()
+    stitched = run_neighborhood(nb, cube, stats)
+    assert stats.factor == card.factor
+    assert worker.sessions_created() == 1  # one session for all windows
+
+    run = s2sr.super_resolve(product_path, tmp_path / "standalone", card_path)
+    with rasterio.open(run.sisr) as ds:
+        standalone = ds.read()
+    got = to_int16(stitched.values[0])
+    assert got.shape == standalone.shape
+    np.testing.assert_array_equal(got == NODATA, standalone == NODATA)  # same nodata
+    valid = standalone != NODATA
+    assert valid.mean() > 0.9
+    return stats, np.abs(got.astype(np.int32) - standalone.astype(np.int32))[valid]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("model", "window", "windows"),
@@ -78,37 +116,24 @@ def test_harness_equals_standalone(
     window: int,
     windows: int,
 ) -> None:
-    card_path = models_dir / f"{model}.yaml"
-    card = ModelCard.from_file(card_path)
-    graph = s2oe.super_resolve(None, card_path, spatial_extent=EXTENT, temporal_extent=TIME, window=window).to_json()
-    nb = Neighborhood.from_graph(json.loads(json.dumps(json.loads(graph))))
-    assert nb.runtime == "Python-Jep" and nb.context["model"] == f"tmp/s2sr_model/{model}.yaml"
-    assert nb.overlap == {"x": card.input_margin, "y": card.input_margin}
-
-    work = tmp_path / "work"
-    work.mkdir()
-    unpack_model(card_path, work)
-    monkeypatch.chdir(work)
-    worker.clear_cache()
-
-    product = open_product(theia_dir)
-    cube = cube_from_product(product, card.bands, product.group_grid(card.source_group))
-    stats = RunStats()
-    stitched = run_neighborhood(nb, cube, stats)
-    assert (stats.windows, stats.factor) == (windows, card.factor)
-    assert worker.sessions_created() == 1  # one session for all windows
-
-    run = s2sr.super_resolve(theia_dir, tmp_path / "standalone", card_path)
-    with rasterio.open(run.sisr) as ds:
-        standalone = ds.read()
-    got = to_int16(stitched.values[0])
-    assert got.shape == standalone.shape
-    np.testing.assert_array_equal(got == NODATA, standalone == NODATA)  # same nodata
-    valid = standalone != NODATA
-    assert valid.mean() > 0.9
-    diff = np.abs(got.astype(np.int32) - standalone.astype(np.int32))[valid]
+    stats, diff = harness_vs_standalone(theia_dir, models_dir / f"{model}.yaml", window, tmp_path, monkeypatch)
+    assert stats.windows == windows
     assert diff.max() <= 1, diff.max()
-    print(f"{model}: {stats.windows} windows, max |UDF - s2sr run| = {diff.max()} DN, {diff.mean():.4f} mean")
+
+
+@pytest.mark.slow
+def test_harness_equals_standalone_on_real_pixels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_dir: Path
+) -> None:
+    """Real Sentinel-2 pixels (shared/data/real_pixels), a nodata swath edge, the built-in model too."""
+    if not (SHARED / "data" / "real_pixels").is_dir():
+        pytest.skip("../shared/data/real_pixels is absent")
+    product = make_demo_product(tmp_path / "product", size=200, source="real", nodata_cols=7)
+    for i, card in enumerate((models_dir / "convnet_x2.yaml", BUILTIN_DIR / "bicubic.yaml")):
+        with monkeypatch.context() as mp:
+            stats, diff = harness_vs_standalone(product, card, 64, tmp_path / str(i), mp)
+        assert stats.windows == 16 and diff.max() <= 1, (card.name, diff.max())
+        print(f"real pixels, {card.stem}: max |UDF - s2sr run| = {diff.max()} DN")
 
 
 # --- the graph -------------------------------------------------------------------------------
