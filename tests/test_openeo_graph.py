@@ -24,8 +24,8 @@ import s2sr
 import s2sr.openeo as s2oe
 from s2sr.bands import GROUP_10M, GROUP_20M
 from s2sr.cli import main
-from s2sr.errors import InputError
 from s2sr.demo import make_demo_product
+from s2sr.errors import InputError
 from s2sr.models import BUILTIN_DIR, ModelCard
 from s2sr.models.graphs import convnet_model, write_model
 from s2sr.outputs.cog import NODATA, to_int16
