@@ -289,13 +289,15 @@ def test_readme_script_of_three_statements(
 # --- CLI -------------------------------------------------------------------------------------
 
 
-def test_cli_graph(convnet_card: Path) -> None:
+def test_cli_graph(convnet_card: Path, specs: dict[str, dict[str, object]]) -> None:
     res = CliRunner().invoke(main, [
-        "openeo", "graph", "-m", str(convnet_card), "--bbox", "13", "55.55", "13.1", "55.6",
-        "--time", *TIME, "--model-archive", "https://h/m.zip", "--window", "128",
+        "openeo", "graph", "-m", str(convnet_card), "--bbox", "360000", "6150000", "361000", "6151000",
+        "--crs", "EPSG:32633", "--time", *TIME, "--model-archive", "https://h/m.zip", "--window", "128",
     ])
     assert res.exit_code == 0, res.output
     body = json.loads(res.output)
+    assert validate_process_graph(body["process"]["process_graph"], specs) == []
+    assert body["process"]["process_graph"]["loadcollection1"]["arguments"]["spatial_extent"]["crs"] == 32633
     assert body["job_options"] == {"udf-dependency-archives": ["https://h/m.zip#tmp/s2sr_model"]}
     nb = Neighborhood.from_graph(body)
     assert nb.size == {"x": 120, "y": 120} and nb.overlap == {"x": 4, "y": 4}

@@ -27,7 +27,7 @@ def openeo_group() -> None:
 @click.option("-m", "--model", default=None, help="Model: a card (.yaml) or a built-in name. Default: the built-in default.")
 @click.option("--bbox", nargs=4, type=float, required=True, metavar="WEST SOUTH EAST NORTH",
               help="Spatial extent (degrees, EPSG:4326 unless --crs).")
-@click.option("--crs", default=None, help="CRS of --bbox (e.g. EPSG:32631). Default: EPSG:4326.")
+@click.option("--crs", default=None, help="CRS of --bbox: EPSG code (32631 or EPSG:32631) or WKT. Default: 4326.")
 @click.option("--time", "time_range", nargs=2, required=True, metavar="START END",
               help="Temporal extent, e.g. 2023-06-01 2023-07-01 (END exclusive).")
 @click.option("--collection", default="SENTINEL2_L2A", show_default=True, help="openEO collection id.")
@@ -60,7 +60,8 @@ def graph(
     west, south, east, north = bbox
     extent: dict[str, object] = {"west": west, "south": south, "east": east, "north": north}
     if crs:
-        extent["crs"] = crs
+        code = crs.upper().removeprefix("EPSG:")
+        extent["crs"] = int(code) if code.isdigit() else crs  # the spec: an EPSG code (integer) or WKT
 
     def build() -> dict[str, object]:
         cube = s2oe.super_resolve(
