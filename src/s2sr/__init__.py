@@ -16,11 +16,35 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import InputError, ModelError, OutputError, ProcessingError, ProductError, RoiError, S2SRError
 from .inference import infer
 from .models import Model, ModelCard, load_model
-from .pipeline import RunResult, super_resolve
-from .products import Product, ProductInfo, open_product
+
+if TYPE_CHECKING:
+    from .pipeline import RunResult, super_resolve
+    from .products import Product, ProductInfo, open_product
+
+# The GDAL side (products, pipeline: rasterio) loads on first use, so that the openEO UDF's
+# worker (s2sr.udf.worker: models + inference) imports without rasterio on a back-end.
+_LAZY = {
+    "RunResult": "pipeline",
+    "super_resolve": "pipeline",
+    "Product": "products",
+    "ProductInfo": "products",
+    "open_product": "products",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "InputError",

@@ -96,10 +96,13 @@ def demo_product(directory: Path, size: int, source: str, as_zip: bool, nodata_c
     click.echo(str(path))
 
 
-from . import cli_models  # models (zoo, MLM) and evaluate
+# Subcommand groups live in their own modules.
+from . import cli_models  # noqa: E402  (models: zoo, MLM; evaluate)
+from .openeo_cli import openeo_group  # noqa: E402
 
 main.add_command(cli_models.models)
 main.add_command(cli_models.evaluate)
+main.add_command(openeo_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

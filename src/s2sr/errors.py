@@ -54,5 +54,9 @@ class UnsupportedError(InputError):
     """A feature that this version of s2sr does not support (yet)."""
 
 
+class CubeError(InputError):
+    """An openEO data cube handed to the UDF is not what the model needs (dimensions, bands)."""
+
+
 class ProcessingError(S2SRError):
     """A failure while processing valid input (I/O error mid-run, runtime failure)."""

@@ -1,0 +1,107 @@
+"""``s2sr openeo …``: the openEO process graph, the model archive and the UDF, from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._cli_common import guarded, setup_logging
+from .udf import DEPS_FOLDER, MODEL_FOLDER
+
+PROG = "s2sr openeo"
+
+
+@click.group("openeo")
+def openeo_group() -> None:
+    """openEO: process graphs running the s2sr UDF on a back-end, and the archives it needs.
+
+    The back-end gets the model and s2sr through the job option udf-dependency-archives:
+    the model zip (`s2sr openeo package-model`) unpacked into tmp/s2sr_model, a zip of s2sr and
+    its dependencies (`pip install --target DIR s2sr`, zipped) into tmp/s2sr_deps.
+    """
+
+
+@openeo_group.command("graph")
+@click.option("-m", "--model", default=None, help="Model: a card (.yaml) or a built-in name. Default: the built-in default.")
+@click.option("--bbox", nargs=4, type=float, required=True, metavar="WEST SOUTH EAST NORTH",
+              help="Spatial extent (degrees, EPSG:4326 unless --crs).")
+@click.option("--crs", default=None, help="CRS of --bbox: EPSG code (32631 or EPSG:32631) or WKT. Default: 4326.")
+@click.option("--time", "time_range", nargs=2, required=True, metavar="START END",
+              help="Temporal extent, e.g. 2023-06-01 2023-07-01 (END exclusive).")
+@click.option("--collection", default="SENTINEL2_L2A", show_default=True, help="openEO collection id.")
+@click.option("--max-cloud-cover", type=float, default=None, help="load_collection max_cloud_cover.")
+@click.option("--window", type=click.IntRange(min=8), default=256, show_default=True,
+              help="apply_neighborhood window side in source-grid px, overlap included.")
+@click.option("--format", "fmt", default="GTiff", show_default=True, help="save_result format.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime threads in the UDF.")
+@click.option("--model-archive", default=None, metavar="URL", help="URL of the model zip: adds job_options.")
+@click.option("--deps-archive", default=None, metavar="URL", help="URL of the s2sr dependency zip: adds job_options.")
+@click.option("-v", "--verbose", count=True)
+def graph(
+    model: str | None,
+    bbox: tuple[float, float, float, float],
+    crs: str | None,
+    time_range: tuple[str, str],
+    collection: str,
+    max_cloud_cover: float | None,
+    window: int,
+    fmt: str,
+    threads: int | None,
+    model_archive: str | None,
+    deps_archive: str | None,
+    verbose: int,
+) -> None:
+    """Print the batch-job request (process graph and job options) as JSON."""
+    from . import openeo as s2oe
+
+    setup_logging(verbose)
+    west, south, east, north = bbox
+    extent: dict[str, object] = {"west": west, "south": south, "east": east, "north": north}
+    if crs:
+        code = crs.upper().removeprefix("EPSG:")
+        extent["crs"] = int(code) if code.isdigit() else crs  # the spec: an EPSG code (integer) or WKT
+
+    def build() -> dict[str, object]:
+        cube = s2oe.super_resolve(
+            None, model, spatial_extent=extent, temporal_extent=list(time_range), collection=collection,
+            max_cloud_cover=max_cloud_cover, window=window, threads=threads, format=fmt,
+        )
+        body: dict[str, object] = {"process": json.loads(cube.to_json())}
+        opts = s2oe.job_options(model_archive, deps_archive)
+        if opts:
+            body["job_options"] = opts
+        return body
+
+    click.echo(json.dumps(guarded(PROG, verbose, build), indent=2))
+
+
+@openeo_group.command("package-model")
+@click.argument("card")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The zip to write (e.g. model.zip).")
+@click.option("-v", "--verbose", count=True)
+def package_model(card: str, output: Path, verbose: int) -> None:
+    """Zip the model CARD and its ONNX file for the job option udf-dependency-archives."""
+    from . import openeo as s2oe
+
+    setup_logging(verbose)
+    out = guarded(PROG, verbose, lambda: s2oe.package_model(card, output))
+    import zipfile
+
+    name = next(n for n in zipfile.ZipFile(out).namelist() if n.endswith(".yaml"))
+    click.echo(str(out))
+    click.echo(
+        f"job option: \"udf-dependency-archives\": [\"<URL of {out.name}>#{MODEL_FOLDER}\", "
+        f"\"<URL of the s2sr dependency zip>#{DEPS_FOLDER}\"]; UDF context model: {MODEL_FOLDER}/{name}",
+        err=True,
+    )
+
+
+@openeo_group.command("udf")
+def udf() -> None:
+    """Print the UDF's source code (what back-ends run)."""
+    from .udf import udf_code
+
+    click.echo(udf_code(), nl=False)

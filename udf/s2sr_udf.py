@@ -1,0 +1,1 @@
+../src/s2sr/udf/s2sr_udf.py
