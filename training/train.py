@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train s2sr's built-in default model ``s2sr-tiny`` (10 bands, x2, 10 m -> 5 m).
+"""Train s2sr's built-in default model ``s2sr_tiny`` (10 bands, x2, 10 m -> 5 m).
 
 Dev-only: needs PyTorch (``pip install torch==2.13.0``); the ``s2sr`` package never imports it.
 
@@ -303,7 +303,7 @@ def _export(model, dummy, path: Path) -> None:
 
 def write_card(path: Path, onnx_name: str, margin: int, description: str) -> None:
     text = (
-        "name: s2sr-tiny\n"
+        "name: s2sr_tiny\n"
         f"description: {json.dumps(description)}\n"  # a JSON string is a valid YAML scalar
         f"bands: [{', '.join(BANDS)}]\n"
         f"factor: {float(FACTOR)}\n"
