@@ -10,6 +10,7 @@ extend past the grid: pixels outside are NaN.  Values come back as float32 refle
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from types import TracebackType
@@ -23,6 +24,7 @@ from rasterio.windows import Window
 
 from ..errors import ProcessingError, ProductError
 from ..grid import Grid
+from ..remote import gdal_options
 from .base import BandSource, Product
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,20 @@ class BandReader:
         self.grid = grid
         self.resampling = resampling
         self._stack = ExitStack()
+        self._gdal_opts: dict[str, str] = {}
+        self._env_per_read = False
         self._readers: list[tuple[BandSource, rasterio.io.DatasetReaderBase, int, int, float | None]] = []
 
     def __enter__(self) -> BandReader:
         try:
-            for band in self.bands:
-                src = self.product.band_source(band)
+            sources = [self.product.band_source(band) for band in self.bands]
+            # remote hrefs (/vsicurl/, /vsis3/): retries, no directory listing, S3 settings.  Set in
+            # the main thread they are global to GDAL; set elsewhere, reads re-enter them per call.
+            self._gdal_opts = gdal_options(s.href for s in sources)
+            if self._gdal_opts:
+                self._stack.enter_context(rasterio.Env(**self._gdal_opts))
+                self._env_per_read = threading.current_thread() is not threading.main_thread()
+            for src in sources:
                 ds = self._open(src)
                 nodata = src.nodata if src.nodata is not None else ds.nodata
                 if _same_grid(ds, self.grid):
@@ -117,7 +127,11 @@ class BandReader:
         for i, (src, ds, dcol, drow, nodata) in enumerate(self._readers):
             win = Window(ic0 + dcol, ir0 + drow, ic1 - ic0, ir1 - ir0)
             try:
-                data = ds.read(1, window=win, out_dtype="float32", boundless=False)
+                if self._env_per_read:
+                    with rasterio.Env(**self._gdal_opts):
+                        data = ds.read(1, window=win, out_dtype="float32", boundless=False)
+                else:
+                    data = ds.read(1, window=win, out_dtype="float32", boundless=False)
             except RasterioIOError as exc:
                 raise ProcessingError(
                     f"reading band {src.band} failed ({src.href}): {str(exc).splitlines()[0]}"
@@ -128,3 +142,12 @@ class BandReader:
                 data = data * np.float32(src.scale) + np.float32(src.offset)
             out[i, ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = data
         return out
+
+
+def grid_of(href: str) -> Grid:
+    """The grid of the raster at ``href`` (a GDAL path), read from its header only."""
+    try:
+        with rasterio.Env(**gdal_options([href])), rasterio.open(href) as ds:
+            return Grid(ds.crs, ds.transform, ds.width, ds.height)
+    except RasterioIOError as exc:
+        raise ProductError(f"band file {href} cannot be read: {str(exc).splitlines()[0]}") from None
