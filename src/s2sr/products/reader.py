@@ -89,7 +89,9 @@ class BandReader:
                             resampling=self.resampling,
                             src_nodata=nodata,
                             nodata=np.nan,
-                            dtype="float32",
+                            # float64 working type: cubic(DN) - offset equals cubic(DN - offset) to
+                            # float32 precision, so containers with and without the offset agree
+                            dtype="float64",
                         )
                     )
                     self._readers.append((src, vrt, 0, 0, None))
@@ -129,9 +131,10 @@ class BandReader:
             try:
                 if self._env_per_read:
                     with rasterio.Env(**self._gdal_opts):
-                        data = ds.read(1, window=win, out_dtype="float32", boundless=False)
+                        data = ds.read(1, window=win, boundless=False)
                 else:
-                    data = ds.read(1, window=win, out_dtype="float32", boundless=False)
+                    data = ds.read(1, window=win, boundless=False)
+                data = data.astype(np.float64 if data.dtype == np.float64 else np.float32, copy=False)
             except RasterioIOError as exc:
                 raise ProcessingError(
                     f"reading band {src.band} failed ({src.href}): {str(exc).splitlines()[0]}"
@@ -139,7 +142,7 @@ class BandReader:
             if nodata is not None and not np.isnan(nodata):
                 data[data == nodata] = np.nan
             if src.scale != 1.0 or src.offset != 0.0:
-                data = data * np.float32(src.scale) + np.float32(src.offset)
+                data = data * data.dtype.type(src.scale) + data.dtype.type(src.offset)
             out[i, ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = data
         return out
 
