@@ -102,9 +102,19 @@ def gdal_options(paths: Iterable[str]) -> dict[str, str]:
     return opts
 
 
-def fetch_json(url: str, *, retries: int = 4, backoff: float = 0.5, timeout: float = 30.0) -> dict[str, Any]:
-    """GET ``url`` as JSON, retrying 5xx/429 answers, connection errors and timeouts with backoff."""
+def fetch_json(
+    url: str, *, retries: int | None = None, backoff: float | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """GET ``url`` as JSON, retrying 5xx/429 answers, connection errors and timeouts with backoff.
+
+    Defaults: 4 retries, delays 0.5, 1, 2, 4 s (``S2SR_HTTP_RETRIES`` / ``S2SR_HTTP_BACKOFF`` override).
+    """
     import requests
+
+    if retries is None:
+        retries = int(os.environ.get("S2SR_HTTP_RETRIES", "4"))
+    if backoff is None:
+        backoff = float(os.environ.get("S2SR_HTTP_BACKOFF", "0.5"))
 
     if urlparse(url).scheme == "s3":
         raise RemoteError(f"{url}: give STAC items over HTTP(S) or as a local file", hint="s3:// is used for band hrefs")
@@ -112,8 +122,10 @@ def fetch_json(url: str, *, retries: int = 4, backoff: float = 0.5, timeout: flo
     for attempt in range(retries + 1):
         try:
             resp = requests.get(url, timeout=timeout, headers={"Accept": "application/geo+json, application/json"})
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            last = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        except requests.Timeout:
+            last = f"timed out after {timeout:g} s"
+        except requests.ConnectionError:
+            last = "cannot connect"
         else:
             if resp.status_code in RETRY_STATUSES:
                 last = f"HTTP {resp.status_code}"
@@ -126,7 +138,7 @@ def fetch_json(url: str, *, retries: int = 4, backoff: float = 0.5, timeout: flo
                     raise RemoteError(f"{url} did not return JSON", hint="give the URL of a STAC item") from None
         if attempt < retries:
             delay = backoff * 2**attempt
-            log.warning("%s: %s; retrying in %.1f s (%d/%d)", url, last, delay, attempt + 1, retries)
+            log.info("%s: %s; retrying in %.1f s (%d/%d)", url, last, delay, attempt + 1, retries)
             time.sleep(delay)
     raise RemoteError(f"{url} is unreachable after {retries + 1} attempts ({last})",
                       hint="check the URL and the network, then retry")

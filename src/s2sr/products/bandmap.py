@@ -128,16 +128,17 @@ def band_assets(assets: Mapping[str, Mapping[str, Any]]) -> dict[str, BandAsset]
             continue
         band, how = ident
         rbs = asset.get("raster:bands") or []
-        rb = rbs[0] if rbs and isinstance(rbs[0], Mapping) else None
-        if rb is None and _entries(asset) and isinstance(_entries(asset)[0], Mapping):
-            e = _entries(asset)[0]  # STAC 1.1 "bands" carry raster fields inline
-            if any(k in e for k in ("scale", "offset", "nodata", "raster:scale", "raster:offset")):
-                rb = {
-                    "scale": e.get("scale", e.get("raster:scale")),
-                    "offset": e.get("offset", e.get("raster:offset")),
-                    "nodata": e.get("nodata", asset.get("nodata")),
-                    "spatial_resolution": e.get("spatial_resolution", e.get("raster:spatial_resolution")),
-                }
+        rb = dict(rbs[0]) if rbs and isinstance(rbs[0], Mapping) else None
+        if rb is None:
+            # STAC 1.1 (CDSE): raster fields on the asset or inline in its single "bands" entry
+            e = _entries(asset)[0] if _entries(asset) and isinstance(_entries(asset)[0], Mapping) else {}
+            fields = {
+                "scale": e.get("raster:scale", asset.get("raster:scale")),
+                "offset": e.get("raster:offset", asset.get("raster:offset")),
+                "nodata": e.get("nodata", asset.get("nodata")),
+                "spatial_resolution": e.get("raster:spatial_resolution", asset.get("raster:spatial_resolution")),
+            }
+            rb = {k: v for k, v in fields.items() if v is not None} or None
         mtype = str(asset.get("type") or "")
         href = str(asset.get("href"))
         is_cog = "tiff" in mtype or href.lower().endswith((".tif", ".tiff"))
