@@ -433,7 +433,8 @@ class PgStacApi:
                     "PGPASSWORD": "unused", "PGDATABASE": "postgres"}
 
     def _run(self, *cmd: str, as_postgres: bool = False, env: dict[str, str] | None = None) -> None:
-        full = ["runuser", "-u", "postgres", "--", *cmd] if as_postgres else list(cmd)
+        root = os.geteuid() == 0  # PostgreSQL refuses to run as root: run it as postgres then
+        full = ["runuser", "-u", "postgres", "--", *cmd] if as_postgres and root else list(cmd)
         r = subprocess.run(full, capture_output=True, text=True, env=env or self.env, timeout=300)
         if r.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[:3])} failed: {(r.stderr or r.stdout).strip()[-800:]}")
@@ -441,7 +442,8 @@ class PgStacApi:
     def __enter__(self) -> PgStacApi:
         ensure_postgis()
         try:
-            shutil.chown(self.dir, "postgres", "postgres")
+            if os.geteuid() == 0:
+                shutil.chown(self.dir, "postgres", "postgres")
             self._run(str(PG_BIN / "initdb"), "-D", f"{self.dir}/data", "-U", "postgres", "--auth=trust",
                       as_postgres=True)
             self._run(str(PG_BIN / "pg_ctl"), "-D", f"{self.dir}/data", "-l", f"{self.dir}/pg.log", "-w", "-o",

@@ -23,6 +23,7 @@ def setup_logging(verbosity: int) -> None:
         force=True,
     )
     logging.getLogger("rasterio").setLevel(max(level, logging.WARNING))
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)  # retries: s2sr says
 
 
 class TqdmProgress:

@@ -75,10 +75,10 @@ def resolve_inputs(
     """The opened products to process: INPUT's, or those of the STAC API search."""
     searching = any([collections, ids, bbox, datetime_, max_cloud is not None])
     if stac_api is None:
-        if input_path is None:
-            raise InputError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
         if searching:
             raise InputError("--collection/--ids/--bbox/--datetime/--max-cloud need --stac-api URL")
+        if input_path is None:
+            raise InputError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
         return Inputs((open_product(input_path, sre=sre),))
     if input_path is not None:
         raise InputError("give either INPUT or --stac-api, not both")

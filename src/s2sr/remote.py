@@ -102,6 +102,11 @@ def gdal_options(paths: Iterable[str]) -> dict[str, str]:
     return opts
 
 
+def retry_settings() -> tuple[int, float]:
+    """(retries, first backoff delay in s) for HTTP: 4 and 0.5, or ``S2SR_HTTP_RETRIES`` / ``S2SR_HTTP_BACKOFF``."""
+    return int(os.environ.get("S2SR_HTTP_RETRIES", "4")), float(os.environ.get("S2SR_HTTP_BACKOFF", "0.5"))
+
+
 def fetch_json(
     url: str, *, retries: int | None = None, backoff: float | None = None, timeout: float = 30.0
 ) -> dict[str, Any]:
@@ -111,10 +116,9 @@ def fetch_json(
     """
     import requests
 
-    if retries is None:
-        retries = int(os.environ.get("S2SR_HTTP_RETRIES", "4"))
-    if backoff is None:
-        backoff = float(os.environ.get("S2SR_HTTP_BACKOFF", "0.5"))
+    d_retries, d_backoff = retry_settings()
+    retries = d_retries if retries is None else retries
+    backoff = d_backoff if backoff is None else backoff
 
     if urlparse(url).scheme == "s3":
         raise RemoteError(f"{url}: give STAC items over HTTP(S) or as a local file", hint="s3:// is used for band hrefs")

@@ -23,7 +23,7 @@ import pystac
 from ..bands import canonical
 from ..errors import InputError, ProductError, RemoteError
 from ..grid import Grid
-from ..remote import fetch_json, gdal_path, is_url
+from ..remote import fetch_json, gdal_path, is_url, retry_settings
 from .bandmap import BandAsset, band_assets
 from .base import BandSource, Product, ProductInfo
 from .harmonise import Harmonisation, from_stac
@@ -250,7 +250,8 @@ def search_items(search: Search) -> list[pystac.Item]:
     from pystac_client.stac_api_io import StacApiIO
     from urllib3.util.retry import Retry
 
-    retry = Retry(total=4, backoff_factor=0.5, status_forcelist=[429, 500, 502, 503, 504],
+    retries, backoff = retry_settings()
+    retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=[429, 500, 502, 503, 504],
                   allowed_methods=None, raise_on_status=False)
     try:
         client = Client.open(search.api, stac_io=StacApiIO(max_retries=retry, timeout=30))
@@ -268,11 +269,21 @@ def search_items(search: Search) -> list[pystac.Item]:
         if search.limit:
             kw["max_items"] = search.limit
         items = list(client.search(**kw).items())
+    except requests.Timeout:
+        raise RemoteError(f"STAC API {search.api} timed out after {retries + 1} attempts",
+                          hint="check --stac-api and the network, then retry") from None
+    except requests.ConnectionError:
+        raise RemoteError(f"STAC API {search.api} failed: cannot connect after {retries + 1} attempts",
+                          hint="check --stac-api and the network, then retry") from None
     except (APIError, requests.RequestException, OSError) as exc:
-        raise RemoteError(f"STAC API {search.api} failed: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}",
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise RemoteError(f"STAC API {search.api} failed: {text}",
                           hint="check --stac-api and the search parameters") from None
     for it in items:
-        it.make_asset_hrefs_absolute()
+        try:
+            it.make_asset_hrefs_absolute()
+        except Exception:  # noqa: BLE001 - no self link: hrefs are used as given
+            log.debug("item %s: asset hrefs left as given", it.id)
     return items
 
 
