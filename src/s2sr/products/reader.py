@@ -22,7 +22,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from ..errors import ProcessingError, ProductError
+from ..errors import CredentialsError, InputError, ProcessingError, ProductError
 from ..grid import Grid
 from ..remote import gdal_options
 from .base import BandSource, Product
@@ -104,9 +104,8 @@ class BandReader:
         try:
             return self._stack.enter_context(rasterio.open(src.href))
         except RasterioIOError as exc:
-            raise ProductError(
-                f"band {src.band} of product {self.product.info.product_id} cannot be read "
-                f"({src.href}): {str(exc).splitlines()[0]}"
+            raise open_error(
+                src.href, exc, f"band {src.band} of product {self.product.info.product_id} cannot be read"
             ) from None
 
     def __exit__(
@@ -153,4 +152,16 @@ def grid_of(href: str) -> Grid:
         with rasterio.Env(**gdal_options([href])), rasterio.open(href) as ds:
             return Grid(ds.crs, ds.transform, ds.width, ds.height)
     except RasterioIOError as exc:
-        raise ProductError(f"band file {href} cannot be read: {str(exc).splitlines()[0]}") from None
+        raise open_error(href, exc, f"band file {href} cannot be read") from None
+
+
+def open_error(href: str, exc: Exception, what: str) -> InputError:
+    """One clear error for a band that GDAL cannot open (S3 refusals name the variables to check)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    denied = ("403", "Access Denied", "AccessDenied", "InvalidAccessKeyId", "signature", "SignatureDoesNotMatch")
+    if href.startswith("/vsis3/") and any(d in text for d in denied):
+        return CredentialsError(
+            f"{what}: access denied (HTTP 403) by the S3 store",
+            hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and AWS_S3_ENDPOINT / AWS_ENDPOINT_URL",
+        )
+    return ProductError(f"{what} ({href})" if href not in what else what, hint=text)
