@@ -23,8 +23,8 @@ from rasterio.windows import Window
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test support module holds the Range server and the item rewriter
 
-from s2sr.products import BandReader, open_product  # noqa: E402
-from tests._inputs_support import ES_ITEM, RangeServer, rewrite_item, shared_es_files  # noqa: E402
+from s2sr.products import BandReader, open_product
+from tests._inputs_support import ES_ITEM, RangeServer, rewrite_item, shared_es_files
 
 SHARED = ROOT.parent / "shared"
 BANDS = ["B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12"]

@@ -296,7 +296,7 @@ def shared_es_files(shared: Path) -> dict[str, Path]:
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def end_headers(self) -> None:
@@ -455,7 +455,7 @@ class PgStacApi:
             self._api = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "stac_fastapi.pgstac.app:create_app", "--factory",
                  "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning"],
-                env=api_env, stdout=subprocess.DEVNULL, stderr=open(self.dir / "api.log", "wb"),  # noqa: SIM115
+                env=api_env, stdout=subprocess.DEVNULL, stderr=open(self.dir / "api.log", "wb"),
             )
             deadline = time.monotonic() + 60
             while True:
@@ -553,7 +553,7 @@ class SeaweedS3:
              f"-s3.port={p1}", f"-master.port={p2}", f"-volume.port={p3}", f"-filer.port={p4}", "-webdav=false",
              "-admin.ui=false", f"-admin.port={p5}", "-s3.port.iceberg=0", "-s3.port.lance=0",
              f"-s3.config={d}/s3.json", f"-s3.localSocket={d}/s3.sock", f"-filer.localSocket={d}/filer.sock"],
-            stdout=open(d / "weed.out", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            stdout=open(d / "weed.out", "wb"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while True:

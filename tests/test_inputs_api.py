@@ -50,7 +50,7 @@ def _run(*args: str) -> Any:
 def test_search_processes_matching_items(api: tuple[str, dict[str, Any], Path], tmp_path: Path,
                                          nearest_card: Path) -> None:
     url, clear, local = api
-    w, s, e, n = clear["bbox"]
+    w, s, _, _ = clear["bbox"]
     bbox = [str(w + 0.1), str(s + 0.1), str(w + 0.3), str(s + 0.3)]
     r = _run("--stac-api", url, "--collection", "sentinel-2-l2a", "--bbox", *bbox, "--datetime",
              "2020-02-01/2020-02-29", "--max-cloud", "20", "-m", str(nearest_card), *ROI, "-o", str(tmp_path / "api"))

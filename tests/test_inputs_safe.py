@@ -97,3 +97,11 @@ def test_seed_cli_l1c_and_l3a(tmp_path: Path, safe_l1c_zip: Path, arrays: tuple[
     with pytest.raises(SystemExit) as exc:
         seed_main(["-i", str(l3a), "-o", str(tmp_path / "bad"), "--l1c"])
     assert exc.value.code == 2 and "--l1c given but" in capsys.readouterr().err
+
+
+def test_run_result_records_harmonisation(safe_l2a: Path, nearest_card: Path, tmp_path: Path) -> None:
+    from s2sr import super_resolve
+
+    r = super_resolve(safe_l2a, tmp_path, nearest_card, roi_pixels=(0, 0, 16, 16))
+    assert r.harmonisation["offset_removed"] == 1000.0 and r.harmonisation["baseline"] == "05.09"
+    assert r.harmonisation["source_kind"] == "safe:L2A"

@@ -85,7 +85,7 @@ def resolve_inputs(
     from .products.stac import Search, StacProduct, search_items
 
     search = Search(api=stac_api, collections=_split(collections), ids=_split(ids),
-                    bbox=tuple(bbox) if bbox else None, datetime=datetime_, max_cloud=max_cloud, limit=max_items)
+                    bbox=(bbox[0], bbox[1], bbox[2], bbox[3]) if bbox else None, datetime=datetime_, max_cloud=max_cloud, limit=max_items)
     items = search_items(search)
     if not items:
         what = ", ".join(f"{k}={v}" for k, v in (

@@ -243,9 +243,9 @@ class SafeProduct(Product):
                                hint=f"expected {EXPECTED}")
         assert sat and when and tile
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         return ProductInfo(
-            satellite=sat, acquired=when.astimezone(dt.timezone.utc), tile=tile, level=self.meta.level,
+            satellite=sat, acquired=when.astimezone(dt.UTC), tile=tile, level=self.meta.level,
             product_id=self.product_id, href=str(self.path.resolve()), kind=f"safe:{self.meta.level}",
             extra={"processing_baseline": self.meta.baseline or ""},
         )

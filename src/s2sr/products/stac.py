@@ -42,7 +42,7 @@ def load_item(source: str | Path) -> pystac.Item:
         data = fetch_json(text)
         self_href = text
     else:
-        path = Path(text[len("file://"):] if text.startswith("file://") else text)
+        path = Path(text.removeprefix("file://"))
         if not path.is_file():
             raise ProductError(f"STAC item {path} does not exist")
         try:
@@ -112,9 +112,9 @@ class StacProduct(Product):
             )
         assert sat and level and tile and when
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         return ProductInfo(
-            satellite=sat, acquired=when.astimezone(dt.timezone.utc), tile=tile, level=level,
+            satellite=sat, acquired=when.astimezone(dt.UTC), tile=tile, level=level,
             product_id=item.id, href=item.get_self_href() or item.id, kind=f"stac:{self.catalogue}",
             extra={k: str(props[k]) for k in ("s2:processing_baseline", "s2:product_uri", "eo:cloud_cover")
                    if k in props},
