@@ -329,3 +329,19 @@ def test_s3_item_reads_through_vsis3(tmp_path: Path, es_local: Path, nearest_car
     name = "SENTINEL2A_20200219_L2A_T29RKH_50m_sisr.tif"
     with rasterio.open(tmp_path / "s3" / name) as a, rasterio.open(tmp_path / "local" / name) as b:
         assert a.transform == b.transform and np.array_equal(a.read(), b.read())
+
+
+@needs_shared
+def test_item_with_relative_hrefs(tmp_path: Path) -> None:
+    """A catalogue copied to disk: hrefs relative to the item file are resolved against it."""
+    src = DATA / "earthsearch_l2a_T29RKH_100m"
+    files = {}
+    for key, f in shared_es_files(SHARED).items():
+        (tmp_path / "cogs").mkdir(exist_ok=True)
+        (tmp_path / "cogs" / f.name).symlink_to(f)
+        files[key] = tmp_path / "cogs" / f.name
+    item = rewrite_item(_load(DATA / ES_ITEM), files, base_href="./cogs")
+    p = open_product(_write(tmp_path, item))
+    assert p.band_source("B2").href == str(tmp_path / "cogs" / "B02.tif")
+    assert p.group_grid("20m").width == 549
+    assert src.is_dir()

@@ -20,7 +20,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", required=False)
+@click.argument("input_path", metavar="[INPUT]", required=False)
 @click.option("-o", "--output", "output_dir", required=True, help="Output folder (created if missing).")
 @click.option(
     "-m", "--model", default=None,
