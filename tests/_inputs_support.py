@@ -42,7 +42,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
-from s2sr.bands import BANDS, GROUP_10M, GROUP_20M, esa_name
+from s2sr.bands import BANDS, GROUP_10M, GROUP_20M, canonical, esa_name
 
 ACQ = dt.datetime(2017, 5, 27, 10, 21, 13, 456000)
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -280,6 +280,36 @@ def write_cogs(out_dir: Path, bands10: np.ndarray, bands20: np.ndarray, *, offse
                 ds.write(safe_dn(data[i], offset), 1)
             files[key_of[esa]] = path
     return files
+
+
+def es_v1_item(files: Mapping[str, Path], *, item_id: str = "S2A_33UUB_20170527_0_L2A", base_href: str | None = None,
+               **props: Any) -> dict[str, Any]:
+    """An item in Earth Search v1's form (asset keys blue … swir22, eo:bands names, raster:bands),
+    built without the shared sample so tests that only need the form run anywhere."""
+    assets: dict[str, Any] = {}
+    for key in files:
+        esa = ES_ASSET_FILES[key]
+        info = BANDS[canonical(esa)]
+        assets[key] = {
+            "href": "", "type": "image/tiff; application=geotiff; profile=cloud-optimized", "title": key,
+            "eo:bands": [{"name": key, "common_name": info.common_name, "center_wavelength": info.center_wavelength,
+                          "full_width_half_max": info.full_width_half_max}],
+            "gsd": info.resolution,
+            "raster:bands": [{"nodata": 0, "data_type": "uint16", "bits_per_sample": 15,
+                              "spatial_resolution": info.resolution, "scale": 0.0001, "offset": 0}],
+            "roles": ["data", "reflectance"],
+        }
+    item = {
+        "type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": "sentinel-2-l2a",
+        "stac_extensions": ["https://stac-extensions.github.io/eo/v1.0.0/schema.json",
+                            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+                            "https://stac-extensions.github.io/projection/v1.0.0/schema.json"],
+        "bbox": [0, 0, 0, 0], "geometry": None,
+        "properties": {"platform": "sentinel-2a", "constellation": "sentinel-2", "instruments": ["msi"],
+                       "s2:product_type": "S2MSI2A", "eo:cloud_cover": 1.0},
+        "links": [], "assets": assets,
+    }
+    return rewrite_item(item, files, base_href=base_href, **props)
 
 
 def es_item_for(shared: Path, files: Mapping[str, Path], *, base_href: str | None = None, **props: Any) -> dict[str, Any]:

@@ -15,10 +15,9 @@ import rasterio
 from s2sr import super_resolve
 from s2sr.products import open_product
 
-from ._inputs_support import RangeServer, rewrite_item, write_cogs, write_safe_product
-from .conftest import NODATA_COLS, SHARED, make_product
+from ._inputs_support import RangeServer, es_v1_item, write_cogs, write_safe_product
+from .conftest import NODATA_COLS, make_product
 
-ES_ITEM = SHARED / "data" / "earthsearch_l2a_T29RKH_100m" / "S2A_29RKH_20200219_0_L2A.json"
 ITEM_PROPS = {
     "datetime": "2017-05-27T10:21:13.456000Z", "mgrs:utm_zone": 33, "mgrs:latitude_band": "U",
     "mgrs:grid_square": "UB", "grid:code": "MGRS-33UUB", "s2:processing_baseline": "05.10",
@@ -28,8 +27,6 @@ ITEM_PROPS = {
 
 @pytest.fixture(scope="module")
 def containers(tmp_path_factory: pytest.TempPathFactory, arrays: tuple[np.ndarray, np.ndarray]) -> dict[str, Path]:
-    if not ES_ITEM.is_file():
-        pytest.skip("../shared/data is absent (the Earth Search item is the STAC template)")
     d = tmp_path_factory.mktemp("containers")
     out = {
         "theia_dir": make_product(d / "theia", arrays, nodata_cols=NODATA_COLS),
@@ -39,12 +36,10 @@ def containers(tmp_path_factory: pytest.TempPathFactory, arrays: tuple[np.ndarra
                                            nodata_cols=NODATA_COLS, as_zip=True),
     }
     files = write_cogs(d / "cogs", *arrays, offset=-1000, nodata_cols=NODATA_COLS)
-    item = rewrite_item(json.loads(ES_ITEM.read_text()), files, **ITEM_PROPS)
-    (d / "cogs" / "item.json").write_text(json.dumps(item))
+    (d / "cogs" / "item.json").write_text(json.dumps(es_v1_item(files, **ITEM_PROPS)))
     out["stac_local"] = d / "cogs" / "item.json"
     (d / "cogs_http").mkdir()
-    (d / "cogs_http" / "item.json").write_text(json.dumps(rewrite_item(
-        json.loads(ES_ITEM.read_text()), files, base_href="{BASE}", **ITEM_PROPS)))
+    (d / "cogs_http" / "item.json").write_text(json.dumps(es_v1_item(files, base_href="{BASE}", **ITEM_PROPS)))
     out["stac_http"] = d / "cogs_http" / "item.json"
     return out
 
