@@ -58,6 +58,10 @@ class Harmonisation:
     decided_from: str
     source_kind: str = ""  #: e.g. ``stac:earth-search``, ``safe:L2A``, ``theia``
 
+    def __post_init__(self) -> None:
+        for name in ("scale", "offset", "offset_removed"):  # no -0.0 in records
+            object.__setattr__(self, name, _rounded(float(getattr(self, name))) + 0.0)
+
     def describe(self) -> str:
         what = (
             f"offset of {self.offset_removed:g} removed (value x {self.scale:g} {self.offset:+g})"
