@@ -345,3 +345,12 @@ def test_item_with_relative_hrefs(tmp_path: Path) -> None:
     assert p.band_source("B2").href == str(tmp_path / "cogs" / "B02.tif")
     assert p.group_grid("20m").width == 549
     assert src.is_dir()
+
+
+def test_l1c_item_level_not_fooled_by_satellite_letter() -> None:
+    d = cdse_item()
+    d["id"] = d["id"].replace("MSIL2A", "MSIL1C")  # "S2A_MSIL1C…": the A of S2A is no level
+    del d["properties"]["product:type"]
+    p = StacProduct(_item(d))
+    assert (p.info.level, p.info.satellite) == ("L1C", "SENTINEL2A")
+    assert p.harmonisation_record("B8").offset == -1000.0

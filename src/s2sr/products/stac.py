@@ -188,13 +188,17 @@ def _satellite(props: Mapping[str, Any], item_id: str) -> str | None:
     return f"SENTINEL2{m.group(1)}" if m else None
 
 
+_L2A_RE = re.compile(r"MSIL?2A|(?:^|[^A-Z0-9])L2A(?:$|[^A-Z0-9])|LEVEL-?2A")
+_L1C_RE = re.compile(r"MSIL?1C|(?:^|[^A-Z0-9])L1C(?:$|[^A-Z0-9])|LEVEL-?1C")
+
+
 def _level(props: Mapping[str, Any], item: pystac.Item) -> str | None:
-    for text in (props.get("s2:product_type"), props.get("processing:level"), props.get("s2:product_uri"),
-                 props.get("sentinel:product_id"), item.id, item.collection_id):
+    for text in (props.get("s2:product_type"), props.get("product:type"), props.get("processing:level"),
+                 props.get("s2:product_uri"), props.get("sentinel:product_id"), item.id, item.collection_id):
         t = str(text or "").upper()
-        if "2A" in t and ("MSI" in t or "L2A" in t or t.startswith("LEVEL")):
+        if _L2A_RE.search(t):
             return "L2A"
-        if "1C" in t and ("MSI" in t or "L1C" in t or t.startswith("LEVEL")):
+        if _L1C_RE.search(t):
             return "L1C"
     return None
 
