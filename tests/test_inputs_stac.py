@@ -354,3 +354,20 @@ def test_l1c_item_level_not_fooled_by_satellite_letter() -> None:
     p = StacProduct(_item(d))
     assert (p.info.level, p.info.satellite) == ("L1C", "SENTINEL2A")
     assert p.harmonisation_record("B8").offset == -1000.0
+
+
+@needs_shared
+def test_http_band_reads_retry_on_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDAL retries 5xx answers of band reads (GDAL_HTTP_MAX_RETRY with backoff) before failing."""
+    monkeypatch.setenv("S2SR_HTTP_BACKOFF", "0.05")
+    with RangeServer(DATA / "earthsearch_l2a_T29RKH_100m") as srv:
+        item = rewrite_item(_load(DATA / ES_ITEM), shared_es_files(SHARED), base_href=srv.url)
+        p = open_product(_write(tmp_path, item))
+        srv.fail_next("/B03.tif", 2)
+        with BandReader(p, ["B3"], p.group_grid("10m")) as r:
+            x = r.read(Window(0, 0, 32, 32))
+        assert np.isfinite(x).all() and srv.stats["requests"] >= 3
+        srv.fail_next("/B04.tif", 50)
+        with pytest.raises(ProductError, match="B04.tif"):
+            with BandReader(p, ["B4"], p.group_grid("10m")) as r:
+                r.read(Window(0, 0, 32, 32))

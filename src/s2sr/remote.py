@@ -88,10 +88,11 @@ def gdal_options(paths: Iterable[str]) -> dict[str, str]:
     remote = [p for p in paths if p.startswith(("/vsicurl/", "/vsis3/"))]
     if not remote:
         return {}
+    retries, backoff = retry_settings()
     opts = {
         "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no directory listing per file opened
-        "GDAL_HTTP_MAX_RETRY": "4",  # 429/5xx/timeouts retried, delay doubling
-        "GDAL_HTTP_RETRY_DELAY": "0.5",
+        "GDAL_HTTP_MAX_RETRY": str(retries),  # 429/5xx/timeouts retried, delay doubling
+        "GDAL_HTTP_RETRY_DELAY": f"{backoff:g}",
         "GDAL_HTTP_TIMEOUT": "60",
         "VSI_CACHE": "TRUE",
         "GDAL_HTTP_MULTIRANGE": "SINGLE_GET",
