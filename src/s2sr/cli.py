@@ -81,8 +81,9 @@ def run(
         click.echo(inputs.message)
         return
     mdl = guarded(PROG, verbose, lambda: load_model(model, threads=threads, gpu=gpu))
-    for product in inputs.products:  # every item usable before the first output is written
-        guarded(PROG, verbose, lambda product=product: product.check_bands(mdl.card.bands))
+    for product in inputs.products:  # every item usable (bands, grid readable) before the first output
+        guarded(PROG, verbose, lambda product=product: (product.check_bands(mdl.card.bands),
+                                                        product.group_grid(mdl.card.source_group)))
     for product in inputs.products:
         result = guarded(
             PROG,
