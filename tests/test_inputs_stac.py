@@ -371,3 +371,12 @@ def test_http_band_reads_retry_on_503(tmp_path: Path, monkeypatch: pytest.Monkey
         with pytest.raises(ProductError, match="B04.tif"):
             with BandReader(p, ["B4"], p.group_grid("10m")) as r:
                 r.read(Window(0, 0, 32, 32))
+
+
+@needs_shared
+def test_run_logs_the_harmonisation(es_local: Path, nearest_card: Path, tmp_path: Path) -> None:
+    r = _run(str(es_local), "-o", str(tmp_path), "-m", str(nearest_card), "--roi-pixels", "0", "0", "32", "32", "-v")
+    assert r.exit_code == 0, r.output
+    assert ("harmonisation: no offset to remove (value x 1 +0), processing baseline 02.14, source nodata 0; "
+            "decided from earthsearch:boa_offset_applied=false and s2:processing_baseline=02.14") in r.output
+    assert (tmp_path / "SENTINEL2A_20200219_L2A_T29RKH_50m_sisr.tif").is_file()
