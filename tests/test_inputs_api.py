@@ -88,6 +88,8 @@ def test_search_that_finds_nothing(api: tuple[str, dict[str, Any], Path], tmp_pa
     r = _run(*args, "--require")
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "--require" in r.output
     assert not (tmp_path / "out").exists()
+    r = _run("--stac-api", url, "--collection", "sentinel-2-l2a", "--datetime", "last tuesday", "-o", str(tmp_path))
+    assert r.exit_code == 2 and "invalid STAC search" in r.output, r.output
 
 
 def test_unreachable_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +101,7 @@ def test_unreachable_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     r = _run("--stac-api", f"http://127.0.0.1:{port}", "--collection", "c", "-o", str(tmp_path / "o"))
     assert r.exit_code == 2, r.output
     lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and f"STAC API http://127.0.0.1:{port} failed" in lines[0]
+    assert len(lines) == 1 and f"STAC API http://127.0.0.1:{port} failed: cannot connect after 2 attempts" in lines[0]
 
 
 def test_search_options_need_the_api(tmp_path: Path) -> None:

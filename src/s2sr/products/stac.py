@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pystac
+from pystac_client.exceptions import APIError, ParametersError
 
 from ..bands import canonical
 from ..errors import InputError, ProductError, RemoteError
@@ -246,7 +247,6 @@ class Search:
 def search_items(search: Search) -> list[pystac.Item]:
     """Run ``search`` with pystac-client; connection failures become one clear error."""
     from pystac_client import Client
-    from pystac_client.exceptions import APIError
 
     if not (search.ids or search.bbox or search.datetime or search.collections):
         raise InputError("a STAC API search needs --ids, or --collection with --bbox and/or --datetime")
@@ -269,26 +269,51 @@ def search_items(search: Search) -> list[pystac.Item]:
         if search.datetime:
             kw["datetime"] = search.datetime
         if search.max_cloud is not None:
-            kw["query"] = {"eo:cloud_cover": {"lte": search.max_cloud}}
+            from pystac_client.conformance import ConformanceClasses
+
+            if client.conforms_to(ConformanceClasses.FILTER) and not client.conforms_to(ConformanceClasses.QUERY):
+                kw["filter"] = {"op": "<=", "args": [{"property": "eo:cloud_cover"}, search.max_cloud]}
+                kw["filter_lang"] = "cql2-json"
+            else:
+                kw["query"] = {"eo:cloud_cover": {"lte": search.max_cloud}}
         if search.limit:
             kw["max_items"] = search.limit
-        items = list(client.search(**kw).items())
-    except requests.Timeout:
-        raise RemoteError(f"STAC API {search.api} timed out after {retries + 1} attempts",
-                          hint="check --stac-api and the network, then retry") from None
-    except requests.ConnectionError:
-        raise RemoteError(f"STAC API {search.api} failed: cannot connect after {retries + 1} attempts",
-                          hint="check --stac-api and the network, then retry") from None
-    except (APIError, requests.RequestException, OSError) as exc:
-        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise RemoteError(f"STAC API {search.api} failed: {text}",
-                          hint="check --stac-api and the search parameters") from None
+        try:  # pystac-client checks the parameters before any request (plain Exception for bad datetimes)
+            found = client.search(**kw)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"invalid STAC search: {str(exc).strip().splitlines()[0][:300]}",
+                             hint="check --bbox, --datetime and --ids") from None
+        items = list(found.items())
+    except (APIError, ParametersError, requests.RequestException, OSError, NotImplementedError, ValueError) as exc:
+        raise _search_error(search.api, exc, retries) from None
     for it in items:
         try:
             it.make_asset_hrefs_absolute()
         except Exception:  # noqa: BLE001 - no self link: hrefs are used as given
             log.debug("item %s: asset hrefs left as given", it.id)
     return items
+
+
+def _search_error(api: str, exc: BaseException, retries: int) -> RemoteError | InputError:
+    """One line for a failed search: unreachable API, timeout, or what the API said."""
+    import requests
+
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and len(chain) < 8:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    text = " ".join(str(c) for c in chain)
+    if any(isinstance(c, requests.Timeout) for c in chain) or "timed out" in text.lower():
+        return RemoteError(f"STAC API {api} timed out after {retries + 1} attempts",
+                           hint="check --stac-api and the network, then retry")
+    if any(isinstance(c, requests.ConnectionError) for c in chain) or "Max retries exceeded" in text:
+        return RemoteError(f"STAC API {api} failed: cannot connect after {retries + 1} attempts",
+                           hint="check --stac-api and the network, then retry")
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, (ValueError, ParametersError)):
+        return InputError(f"invalid STAC search: {first}", hint="check --bbox, --datetime and --ids")
+    return RemoteError(f"STAC API {api} failed: {first}", hint="check --stac-api and the search parameters")
 
 
 def items_products(items: Sequence[pystac.Item]) -> list[StacProduct]:
