@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -314,7 +314,3 @@ def _search_error(api: str, exc: BaseException, retries: int) -> RemoteError | I
     if isinstance(exc, (ValueError, ParametersError)):
         return InputError(f"invalid STAC search: {first}", hint="check --bbox, --datetime and --ids")
     return RemoteError(f"STAC API {api} failed: {first}", hint="check --stac-api and the search parameters")
-
-
-def items_products(items: Sequence[pystac.Item]) -> list[StacProduct]:
-    return [StacProduct(it) for it in items]
