@@ -618,7 +618,9 @@ class SeaweedS3:
                 self._proc.wait(10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
-        for sock in Path(tempfile.gettempdir()).glob("seaweedfs-*-grpc-*.sock"):
-            with contextlib.suppress(OSError):
-                sock.unlink()
+        mine = {str(p + 10000) for p in self.ports} | {str(p) for p in self.ports}
+        for sock in Path(tempfile.gettempdir()).glob("seaweedfs-*-grpc-*.sock"):  # only this server's sockets
+            if any(port in sock.name for port in mine):
+                with contextlib.suppress(OSError):
+                    sock.unlink()
         shutil.rmtree(self.dir, ignore_errors=True)
