@@ -133,7 +133,7 @@ def test_seed_cli_map_roi_and_l1c(theia_dir: Path, tmp_path: Path, capsys: pytes
         seed_main(["-i", str(theia_dir), "-o", str(tmp_path / "l1c"), "--l1c"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not supported yet" in err[0]
+    assert len(err) == 1 and "--l1c given but" in err[0] and "L2A product" in err[0]
     assert not (tmp_path / "l1c").exists()
 
 

@@ -23,6 +23,9 @@ def setup_logging(verbosity: int) -> None:
         force=True,
     )
     logging.getLogger("rasterio").setLevel(max(level, logging.WARNING))
+    # GDAL's own warnings (e.g. the HTTP status of a refused remote read) come back as one s2sr error
+    logging.getLogger("rasterio._env").setLevel(logging.ERROR if verbosity <= 0 else level)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)  # retries: s2sr says
 
 
 class TqdmProgress:

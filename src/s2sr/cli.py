@@ -8,6 +8,7 @@ import click
 
 from . import __version__
 from ._cli_common import TqdmProgress, guarded, setup_logging
+from .cli_inputs import search_options
 
 PROG = "s2sr"
 
@@ -19,7 +20,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="[INPUT]", required=False)
 @click.option("-o", "--output", "output_dir", required=True, help="Output folder (created if missing).")
 @click.option(
     "-m", "--model", default=None,
@@ -40,6 +41,7 @@ def main() -> None:
               help="Tile size in output pixels, margins excluded.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--sre", is_flag=True, help="Theia: read SRE instead of FRE reflectances.")
+@search_options
 @click.option("-v", "--verbose", count=True, help="-v: progress details; -vv: debug and tracebacks.")
 def run(
     input_path: str,
@@ -53,27 +55,53 @@ def run(
     threads: int | None,
     sre: bool,
     verbose: int,
+    stac_api: str | None,
+    collections: tuple[str, ...],
+    ids: tuple[str, ...],
+    bbox: tuple[float, float, float, float] | None,
+    datetime_: str | None,
+    max_cloud: float | None,
+    max_items: int | None,
+    require: bool,
 ) -> None:
-    """Super-resolve the product INPUT (Theia L2A/L3A folder or zip) into a COG in OUTPUT."""
+    """Super-resolve INPUT, or every item of a STAC API search, into COGs in OUTPUT.
+
+    INPUT: a Theia L2A/L3A folder or zip, an ESA SAFE (L1C, Sen2Cor L2A) folder or zip, or a
+    STAC item (JSON file or URL); the kind is detected from the content.
+    """
+    from .cli_inputs import resolve_inputs
+    from .models import load_model
     from .pipeline import super_resolve
 
     setup_logging(verbose)
-    result = guarded(
-        PROG,
-        verbose,
-        lambda: super_resolve(
-            input_path, output_dir, model,
-            roi_pixels=roi_pixels or None, roi=roi or None, tile_size=tile_size, bicubic=bicubic,
-            sre=sre, threads=threads, gpu=gpu, progress=TqdmProgress,
-        ),
-    )
-    g = result.output_grid
-    click.echo(
-        f"{result.sisr}  ({g.width}x{g.height} px at {g.res:g} m, model {result.model_name}, "
-        f"{result.tiles} tile(s), {result.timings['total']:.1f} s)"
-    )
-    if result.bicubic:
-        click.echo(f"{result.bicubic}  (bicubic comparison)")
+    inputs = guarded(PROG, verbose, lambda: resolve_inputs(
+        input_path, stac_api=stac_api, collections=collections, ids=ids, bbox=bbox or None,
+        datetime_=datetime_, max_cloud=max_cloud, max_items=max_items, require=require, sre=sre,
+    ))
+    if not inputs.products:
+        click.echo(inputs.message)
+        return
+    mdl = guarded(PROG, verbose, lambda: load_model(model, threads=threads, gpu=gpu))
+    for product in inputs.products:  # every item usable (bands, grid readable) before the first output
+        guarded(PROG, verbose, lambda product=product: (product.check_bands(mdl.card.bands),
+                                                        product.group_grid(mdl.card.source_group)))
+    for product in inputs.products:
+        result = guarded(
+            PROG,
+            verbose,
+            lambda product=product: super_resolve(
+                product, output_dir, mdl,
+                roi_pixels=roi_pixels or None, roi=roi or None, tile_size=tile_size, bicubic=bicubic,
+                sre=sre, threads=threads, gpu=gpu, progress=TqdmProgress,
+            ),
+        )
+        g = result.output_grid
+        click.echo(
+            f"{result.sisr}  ({g.width}x{g.height} px at {g.res:g} m, model {result.model_name}, "
+            f"{result.tiles} tile(s), {result.timings['total']:.1f} s)"
+        )
+        if result.bicubic:
+            click.echo(f"{result.bicubic}  (bicubic comparison)")
 
 
 @main.command("demo-product")

@@ -38,6 +38,18 @@ class ProductError(InputError):
     """The input product is missing, unreadable, or not of a supported format."""
 
 
+class HarmonisationError(ProductError):
+    """The radiometric offset of a product cannot be decided from its metadata (never guessed)."""
+
+
+class CredentialsError(InputError):
+    """Remote data needs credentials that the environment does not provide (names the variables)."""
+
+
+class RemoteError(InputError):
+    """A URL (STAC item, STAC API, remote band) cannot be reached after retries."""
+
+
 class ModelError(InputError):
     """The model card or its ONNX file is missing, invalid, or inconsistent."""
 

@@ -61,6 +61,8 @@ class RunResult:
     roi: Roi  #: in source-grid pixels
     tiles: int
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    #: what brought the input to reflectance x 10000 (:meth:`Product.harmonisation_record`), for STAC items
+    harmonisation: dict[str, object] = field(default_factory=dict, compare=False)
 
 
 def resolve_roi(
@@ -142,6 +144,7 @@ def super_resolve(
         roi=the_roi,
         tiles=len(plan),
         timings=timings,
+        harmonisation=prod.harmonisation_record(card.bands[0]).as_dict(),
     )
 
 

@@ -29,9 +29,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="set loglevel to INFO")
     p.add_argument("-vv", "--very-verbose", dest="verbosity", action="store_const", const=2,
                    help="set loglevel to DEBUG")
-    p.add_argument("-i", "--input", required=True, help="input product directory or zip")
-    p.add_argument("--l1c", action="store_true", help="input product is Sentinel-2 L1C")
-    p.add_argument("--l3a", action="store_true", help="input product is a Theia L3A synthesis")
+    p.add_argument("-i", "--input", required=True,
+                   help="input product: Theia or SAFE directory or zip, or a STAC item (file or URL)")
+    p.add_argument("--l1c", action="store_true", help="input product is Sentinel-2 L1C (SAFE; detected anyway)")
+    p.add_argument("--l3a", action="store_true", help="input product is a Theia L3A synthesis (detected anyway)")
     p.add_argument("-o", "--output_directory", required=True, help="output directory")
     p.add_argument("-m", "--model", default=None, help="model: .onnx (card beside it), .yaml card, or built-in name")
     p.add_argument("-ts", "--tile_size", type=int, default=1000, help="tile size in output pixels")
@@ -53,14 +54,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.getLogger(__name__).warning("-ov/--overlap is ignored: s2sr uses the margin of the model card")
 
     def go() -> object:
-        if args.l1c:
-            raise UnsupportedError("--l1c: L1C SAFE input is not supported yet", hint="process a Theia L2A product")
         from .pipeline import super_resolve
         from .products import open_product
 
+        # the kind is detected from the content; the seed's flags are kept as checks
         product = open_product(args.input)
+        if args.l1c and product.info.level != "L1C":
+            raise UnsupportedError(f"--l1c given but {args.input} is a {product.info.level} product",
+                                   hint="drop --l1c: the product kind is detected from its content")
         if args.l3a and product.info.level != "L3A":
-            raise UnsupportedError(f"--l3a given but {args.input} is a {product.info.level} product")
+            raise UnsupportedError(f"--l3a given but {args.input} is a {product.info.level} product",
+                                   hint="drop --l3a: the product kind is detected from its content")
         return super_resolve(
             product, args.output_directory, args.model,
             roi=tuple(args.region_of_interest) if args.region_of_interest else None,

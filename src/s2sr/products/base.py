@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..bands import GROUP_10M, GROUP_20M, canonical
 from ..errors import ProductError
 from ..grid import Grid
+from .harmonise import Harmonisation
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,23 @@ class Product(abc.ABC):
     def harmonisation(self) -> str:
         """Human-readable statement of what was done to reach reflectance × 10000."""
         return "none (values already reflectance x 10000)"
+
+    def harmonisation_record(self, band: str | None = None) -> Harmonisation:
+        """What was done to reach reflectance × 10000, as a value object (for output STAC items).
+
+        ``band``: the record of one band; None: the record shared by the product's bands.
+        """
+        have = self.bands()
+        src = self.band_source(band) if band else (self.band_source(have[0]) if have else None)
+        return Harmonisation(
+            scale=src.scale if src else 1.0,
+            offset=src.offset if src else 0.0,
+            nodata=src.nodata if src else None,
+            offset_removed=-(src.offset if src else 0.0),
+            baseline=None,
+            decided_from=self.harmonisation(),
+            source_kind=self.info.kind,
+        )
 
     def group_grid(self, group: str) -> Grid:
         """The grid of a band group (``"10m"`` / ``"20m"``) as found in the product."""

@@ -10,6 +10,7 @@ extend past the grid: pixels outside are NaN.  Values come back as float32 refle
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from types import TracebackType
@@ -21,8 +22,9 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from ..errors import ProcessingError, ProductError
+from ..errors import CredentialsError, InputError, ProcessingError, ProductError
 from ..grid import Grid
+from ..remote import gdal_options
 from .base import BandSource, Product
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,20 @@ class BandReader:
         self.grid = grid
         self.resampling = resampling
         self._stack = ExitStack()
+        self._gdal_opts: dict[str, str] = {}
+        self._env_per_read = False
         self._readers: list[tuple[BandSource, rasterio.io.DatasetReaderBase, int, int, float | None]] = []
 
     def __enter__(self) -> BandReader:
         try:
-            for band in self.bands:
-                src = self.product.band_source(band)
+            sources = [self.product.band_source(band) for band in self.bands]
+            # remote hrefs (/vsicurl/, /vsis3/): retries, no directory listing, S3 settings.  Set in
+            # the main thread they are global to GDAL; set elsewhere, reads re-enter them per call.
+            self._gdal_opts = gdal_options(s.href for s in sources)
+            if self._gdal_opts:
+                self._stack.enter_context(rasterio.Env(**self._gdal_opts))
+                self._env_per_read = threading.current_thread() is not threading.main_thread()
+            for src in sources:
                 ds = self._open(src)
                 nodata = src.nodata if src.nodata is not None else ds.nodata
                 if _same_grid(ds, self.grid):
@@ -79,7 +89,9 @@ class BandReader:
                             resampling=self.resampling,
                             src_nodata=nodata,
                             nodata=np.nan,
-                            dtype="float32",
+                            # float64 working type: cubic(DN) - offset equals cubic(DN - offset) to
+                            # float32 precision, so containers with and without the offset agree
+                            dtype="float64",
                         )
                     )
                     self._readers.append((src, vrt, 0, 0, None))
@@ -92,9 +104,8 @@ class BandReader:
         try:
             return self._stack.enter_context(rasterio.open(src.href))
         except RasterioIOError as exc:
-            raise ProductError(
-                f"band {src.band} of product {self.product.info.product_id} cannot be read "
-                f"({src.href}): {str(exc).splitlines()[0]}"
+            raise open_error(
+                src.href, exc, f"band {src.band} of product {self.product.info.product_id} cannot be read"
             ) from None
 
     def __exit__(
@@ -117,7 +128,12 @@ class BandReader:
         for i, (src, ds, dcol, drow, nodata) in enumerate(self._readers):
             win = Window(ic0 + dcol, ir0 + drow, ic1 - ic0, ir1 - ir0)
             try:
-                data = ds.read(1, window=win, out_dtype="float32", boundless=False)
+                if self._env_per_read:
+                    with rasterio.Env(**self._gdal_opts):
+                        data = ds.read(1, window=win, boundless=False)
+                else:
+                    data = ds.read(1, window=win, boundless=False)
+                data = data.astype(np.float64 if data.dtype == np.float64 else np.float32, copy=False)
             except RasterioIOError as exc:
                 raise ProcessingError(
                     f"reading band {src.band} failed ({src.href}): {str(exc).splitlines()[0]}"
@@ -125,6 +141,27 @@ class BandReader:
             if nodata is not None and not np.isnan(nodata):
                 data[data == nodata] = np.nan
             if src.scale != 1.0 or src.offset != 0.0:
-                data = data * np.float32(src.scale) + np.float32(src.offset)
+                data = data * data.dtype.type(src.scale) + data.dtype.type(src.offset)
             out[i, ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = data
         return out
+
+
+def grid_of(href: str) -> Grid:
+    """The grid of the raster at ``href`` (a GDAL path), read from its header only."""
+    try:
+        with rasterio.Env(**gdal_options([href])), rasterio.open(href) as ds:
+            return Grid(ds.crs, ds.transform, ds.width, ds.height)
+    except RasterioIOError as exc:
+        raise open_error(href, exc, f"band file {href} cannot be read") from None
+
+
+def open_error(href: str, exc: Exception, what: str) -> InputError:
+    """One clear error for a band that GDAL cannot open (S3 refusals name the variables to check)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    denied = ("403", "Access Denied", "AccessDenied", "InvalidAccessKeyId", "signature", "SignatureDoesNotMatch")
+    if href.startswith("/vsis3/") and any(d in text for d in denied):
+        return CredentialsError(
+            f"{what}: access denied (HTTP 403) by the S3 store",
+            hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and AWS_S3_ENDPOINT / AWS_ENDPOINT_URL",
+        )
+    return ProductError(f"{what} ({href})" if href not in what else what, hint=text)
