@@ -23,6 +23,10 @@ def setup_logging(verbosity: int) -> None:
         force=True,
     )
     logging.getLogger("rasterio").setLevel(max(level, logging.WARNING))
+    # their debug logs print request headers (an access key id rides in Authorization):
+    # credentials never appear in our logs, even with -vv
+    for name in ("botocore", "aiobotocore", "boto3", "s3fs", "urllib3", "fsspec"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
 
 
 class TqdmProgress:

@@ -300,3 +300,26 @@ def merge_collection(
 
 def _ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class FsspecStacIO(pystac.StacIO):
+    """pystac I/O through fsspec, so items on ``s3://`` (or any fsspec URL) open with
+    ``pystac.Item.from_file(url, stac_io=FsspecStacIO())``; credentials as for the store."""
+
+    def __init__(self, **storage_options: Any) -> None:
+        super().__init__()
+        self.storage_options = storage_options
+
+    def read_text(self, source: Any, *args: Any, **kwargs: Any) -> str:
+        import fsspec
+
+        href = str(source.get_absolute_href() if isinstance(source, pystac.Link) else source)
+        with fsspec.open(href, "r", encoding="utf-8", **self.storage_options) as fh:
+            return str(fh.read())
+
+    def write_text(self, dest: Any, txt: str, *args: Any, **kwargs: Any) -> None:
+        import fsspec
+
+        href = str(dest.get_absolute_href() if isinstance(dest, pystac.Link) else dest)
+        with fsspec.open(href, "w", encoding="utf-8", **self.storage_options) as fh:
+            fh.write(txt)

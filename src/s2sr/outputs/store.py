@@ -146,7 +146,9 @@ class Store:
         p = self.path(key)
         if self.is_local:
             return p
-        return f"{self.protocol}://{p}" if not p.startswith(f"{self.protocol}://") else p
+        if self.protocol == "s3":
+            return f"s3://{p}"
+        return str(self.fs.unstrip_protocol(p))
 
     # -- checks ----------------------------------------------------------------------------
     def check(self) -> None:
@@ -327,18 +329,17 @@ class Store:
                     raise self._error(exc, f"writing {key}") from None
                 log.debug("the store ignores conditional writes (%s); comparing by content", code)
         if self.is_local:
-            target = Path(self.path(key))
-            lock = target.with_name(f".{target.name}.lock")
-            lock.parent.mkdir(parents=True, exist_ok=True)
-            with open(lock, "a+b") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                try:
-                    if self.read_versioned(key)[1] != token:
-                        return False
-                    self.put_bytes(key, data)
-                    return True
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
+            folder = Path(self.path(key)).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder, os.O_RDONLY)  # lock the folder itself: no lock file left behind
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if self.read_versioned(key)[1] != token:
+                    return False
+                self.put_bytes(key, data)
+                return True
+            finally:
+                os.close(fd)  # releases the lock
         # best effort on filesystems without compare-and-swap
         if self.read_versioned(key)[1] != token and token is not None:
             return False

@@ -62,7 +62,7 @@ def read_quicklook(cog: str | Path, max_size: int = MAX_SIZE) -> Quicklook:
         else:
             shape = (ds.height, ds.width)
         data = ds.read(idx, out_shape=(len(idx), *shape), resampling=Resampling.average, masked=True)
-        transform = ds.transform * Affine.scale(ds.width / shape[1], ds.height / shape[0])
+        transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
         crs = ds.crs
     valid = ~np.ma.getmaskarray(data).any(axis=0)
     rgb = stretch(np.ma.filled(data, 0).astype(np.float32), valid)
