@@ -132,11 +132,13 @@ def test_thumbnail_at_most_1024(tmp_path: Path) -> None:
     from s2sr.grid import Grid
     from s2sr.outputs import CogWriter
 
-    grid = Grid(CRS.from_epsg(32633), Affine(5, 0, 300000, 0, -5, 6200000), 3000, 1800)
+    grid = Grid(CRS.from_epsg(32633), Affine(5, 0, 300000, 0, -5, 6200000), 2560, 1536)
+    ramp = np.add.outer(np.arange(1536.0), np.arange(2560.0))
     with CogWriter(tmp_path / "big.tif", grid, ["B2", "B3", "B4"]) as w:
-        w.write(Window(0, 0, 3000, 1800), np.random.default_rng(0).uniform(0, 3000, (3, 1800, 3000)))
+        w.write(Window(0, 0, 2560, 1536), np.stack([ramp, ramp, ramp]))
     q = read_quicklook(tmp_path / "big.tif")
     assert q.rgba.shape == (614, 1024, 4)
+    assert q.transform.a == 12.5 and q.valid.all()
 
 
 def test_pystac_round_trip(published: Path) -> None:

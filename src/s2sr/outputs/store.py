@@ -445,6 +445,24 @@ def _same_device(a: str | Path, b: str | Path) -> bool:
         return False
 
 
+class _DropOrphanedConnectionErrors(logging.Filter):
+    """aiohttp leaves "Task exception was never retrieved" records behind when a connection
+    drops mid-request; s3fs already turned the failure into our one-line error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Task exception was never retrieved"):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            fut = getattr(record, "future", None) or (record.args if isinstance(record.args, dict) else {}).get("future")
+            exc = fut.exception() if fut is not None and fut.done() and not fut.cancelled() else None
+        text = f"{record.getMessage()} {type(exc).__module__ if exc else ''}"
+        return "aiohttp" not in text and not isinstance(exc, ConnectionError | OSError)
+
+
+_ASYNCIO_FILTER = _DropOrphanedConnectionErrors()
+
+
 def _s3_filesystem(endpoint: str | None) -> Any:
     try:
         import s3fs
@@ -462,4 +480,6 @@ def _s3_filesystem(endpoint: str | None) -> Any:
         config_kwargs={"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 10, "read_timeout": 60},
     )
     fs.retries = 2
+    if _ASYNCIO_FILTER not in logging.getLogger("asyncio").filters:
+        logging.getLogger("asyncio").addFilter(_ASYNCIO_FILTER)
     return fs
