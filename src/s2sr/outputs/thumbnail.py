@@ -75,5 +75,5 @@ def write_png(quicklook: Quicklook, path: str | Path) -> Path:
     """Write the quicklook as an RGBA PNG."""
     from PIL import Image
 
-    Image.fromarray(np.ascontiguousarray(quicklook.rgba)).save(path, format="PNG", optimize=True)
+    Image.fromarray(np.ascontiguousarray(quicklook.rgba)).save(path, format="PNG", compress_level=3)
     return Path(path)
