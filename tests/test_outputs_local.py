@@ -286,3 +286,25 @@ def test_bad_collection_id(tmp_path: Path, theia_dir: Path) -> None:
     code, _, err = run_cli("run", theia_dir, "-o", tmp_path / "o", "--collection", "../up")
     assert code == 2 and "collection id '../up' is not valid" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_source_links_and_harmonisation_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import dataclass
+
+    from s2sr.outputs.stac import harmonisation_record, source_link_href
+
+    assert source_link_href("/vsis3/bucket/a/item.json") == "s3://bucket/a/item.json"
+    assert source_link_href("/vsicurl/https://x.org/i.json") == "https://x.org/i.json"
+    assert source_link_href("https://earth-search/items/S2A") == "https://earth-search/items/S2A"
+    monkeypatch.chdir(tmp_path)
+    assert source_link_href("prod.zip") == str(tmp_path / "prod.zip")
+
+    @dataclass(frozen=True)
+    class Harm:
+        boa_offset_removed: int
+        source: str
+
+    assert harmonisation_record("none") == "none"
+    assert harmonisation_record(Harm(-1000, "earthsearch:boa_offset_applied")) == {
+        "boa_offset_removed": -1000, "source": "earthsearch:boa_offset_applied"}
+    assert harmonisation_record({"offset": -1000}) == {"offset": -1000}

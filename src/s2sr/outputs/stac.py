@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,25 @@ def source_link_href(href: str) -> str:
     for prefix in ("/vsicurl/", "/vsizip/"):
         if href.startswith(prefix):
             return source_link_href(href[len(prefix) :])
+    if "://" not in href and not href.startswith("/vsi"):
+        return str(Path(href).absolute())
     return href
+
+
+def harmonisation_record(value: Any) -> str | dict[str, Any] | list[Any]:
+    """``Product.harmonisation()`` as JSON: a string as is; a structured record (mapping,
+    dataclass, or an object with ``to_dict()``) as a mapping."""
+    import dataclasses
+
+    if isinstance(value, str | list):
+        return value
+    if isinstance(value, Mapping):
+        return json.loads(json.dumps(dict(value), default=str))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json.loads(json.dumps(dataclasses.asdict(value), default=str))
+    if callable(getattr(value, "to_dict", None)):
+        return json.loads(json.dumps(value.to_dict(), default=str))
+    return str(value)
 
 
 def footprint(quicklook: Quicklook, grid: Grid) -> dict[str, Any]:
@@ -169,7 +188,7 @@ def build_item(
     """
     info = facts.product
     acquired = info.acquired if info.acquired.tzinfo else info.acquired.replace(tzinfo=dt.UTC)
-    harm = facts.harmonisation
+    harm = harmonisation_record(facts.harmonisation)
     props: dict[str, Any] = {
         "constellation": "sentinel-2",
         "instruments": ["msi"],
@@ -179,7 +198,7 @@ def build_item(
         "s2sr:factor": facts.factor,
         "s2sr:margin": facts.margin,
         "s2sr:tile_size": facts.tile_size,
-        "s2sr:harmonisation": harm if isinstance(harm, str | dict | list) else str(harm),
+        "s2sr:harmonisation": harm,
         "s2sr:source_id": info.product_id,
         "s2sr:source_level": info.level,
         "s2sr:options": dict(facts.options),
