@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/_s3_support.py: the same server set-up as the tests
 
-import s2sr  # noqa: E402
-from s2sr.demo import make_demo_product  # noqa: E402
-from s2sr.outputs.store import Store  # noqa: E402
-from tests._s3_support import SeaweedS3, aws_env, weed_binary  # noqa: E402
+import s2sr
+from s2sr.demo import make_demo_product
+from s2sr.outputs.store import Store
+from tests._s3_support import SeaweedS3, aws_env, weed_binary
 
 
-def timed(fn, repeat: int) -> tuple[float, object]:  # noqa: ANN001
+def timed(fn, repeat: int) -> tuple[float, object]:
     walls, out = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
             n = iter(range(1000))
             plain, res = timed(lambda: s2sr.super_resolve(product, d / f"plain{next(n)}", "bicubic"), args.repeat)
-            local, pub_local = timed(
+            local, _ = timed(
                 lambda: s2sr.super_resolve_to(product, d / f"stac{next(n)}", "bicubic"), args.repeat
             )
             s3, pub_s3 = timed(
@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             cog = res.sisr  # type: ignore[attr-defined]
             big = d / "big.bin"
             with open(big, "wb") as fh:
-                for _ in range(args.big_mb):
-                    fh.write(os.urandom(1 << 20))
+                fh.writelines(os.urandom(1 << 20) for _ in range(args.big_mb))
             store = Store(f"s3://{bucket}/tp")
             mbps_cog = throughput(store, cog, args.repeat)
             mbps_big = throughput(store, big, args.repeat)

@@ -86,13 +86,12 @@ class SeaweedS3:
             "-webdav=false", "-admin.ui=false", f"-admin.port={p_admin}", "-s3.port.iceberg=0", "-s3.port.lance=0",
             f"-s3.config={d / 's3.json'}", f"-s3.localSocket={d / 's3.sock'}", f"-filer.localSocket={d / 'filer.sock'}",
         ]
-        self.proc = subprocess.Popen(cmd, stdout=open(d / "stdout.log", "ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        with open(d / "stdout.log", "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
         return self
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
-        import s3fs
 
         deadline = time.monotonic() + timeout
         last: Exception | None = None
@@ -112,7 +111,7 @@ class SeaweedS3:
                 time.sleep(0.3)
         raise RuntimeError(f"SeaweedFS S3 not ready after {timeout} s: {last}")
 
-    def fs(self, endpoint: str | None = None):  # noqa: ANN201 - s3fs.S3FileSystem
+    def fs(self, endpoint: str | None = None):
         import s3fs
 
         return s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET_KEY, skip_instance_cache=True,

@@ -46,7 +46,7 @@ def load_json(path: Path) -> dict:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, theia_dir: Path, convnet_card: Path) -> Path:
     dest = tmp_path_factory.mktemp("dest")
-    code, out, err = run_cli("run", theia_dir, "-o", dest, "-m", convnet_card, "--bicubic", "--tile-size", "64",
+    code, _, err = run_cli("run", theia_dir, "-o", dest, "-m", convnet_card, "--bicubic", "--tile-size", "64",
                              "--threads", "1")
     assert code == 0, err
     return dest
@@ -103,8 +103,8 @@ def test_item_content(published: Path, theia_dir: Path, convnet_card: Path) -> N
     assert sisr["eo:bands"][2] == {"name": "B4", "common_name": "red", "center_wavelength": 0.665,
                                    "full_width_half_max": 0.038}
     # the footprint is the valid data: the nodata strip on the west edge is outside it
-    from rasterio.warp import transform_geom
     import shapely.geometry
+    from rasterio.warp import transform_geom
 
     geom = shapely.geometry.shape(transform_geom("EPSG:4326", "EPSG:32633", item["geometry"]))
     assert geom.bounds[0] == pytest.approx(bounds.left + NODATA_COLS * 10, abs=2.0)

@@ -224,7 +224,7 @@ def test_server_down_mid_upload_then_rerun_completes(
         assert not [k for k in fs.find(bucket) if k.endswith(".json")], "no item, no collection"
 
         proxy.heal()  # the server is back
-        code, out, err = run_cli(*args)
+        code, _, err = run_cli(*args)
         assert code == 0, err
         fs.invalidate_cache()
         names = sorted(k.rsplit("/", 1)[1] for k in fs.find(f"{bucket}/f/s2sr/{ITEM_ID}"))

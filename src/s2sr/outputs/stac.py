@@ -287,8 +287,10 @@ def merge_collection(
         coll = pystac.Collection(
             id=collection_id,
             description=COLLECTION_DESCRIPTION,
-            extent=pystac.Extent(pystac.SpatialExtent([list(item["bbox"])]),
-                                 pystac.TemporalExtent([[None, None]])),
+            extent=pystac.Extent(
+                pystac.SpatialExtent([list(item["bbox"])]),
+                pystac.TemporalExtent([[None, None]]),  # type: ignore[arg-type]  # set below
+            ),
             license="other",
             title=f"s2sr outputs: {collection_id}",
             keywords=["sentinel-2", "super-resolution", "s2sr"],
@@ -318,7 +320,7 @@ def merge_collection(
 
 
 def _ts(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(text)
 
 
 class FsspecStacIO(pystac.StacIO):

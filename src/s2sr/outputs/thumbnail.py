@@ -64,7 +64,7 @@ def read_quicklook(cog: str | Path, max_size: int = MAX_SIZE) -> Quicklook:
         data = ds.read(idx, out_shape=(len(idx), *shape), resampling=Resampling.average, masked=True)
         transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
         crs = ds.crs
-    valid = ~np.ma.getmaskarray(data).any(axis=0)
+    valid = np.asarray(~np.ma.getmaskarray(data).any(axis=0), dtype=bool)
     rgb = stretch(np.ma.filled(data, 0).astype(np.float32), valid)
     alpha = np.where(valid, 255, 0).astype(np.uint8)
     rgba = np.dstack([rgb[0], rgb[1], rgb[2], alpha])
