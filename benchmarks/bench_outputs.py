@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--big-mb", type=int, default=128, help="size of the plain throughput file")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--workdir", type=Path, default=None, help="keep the server's data and logs here")
     args = ap.parse_args(argv)
     binary = weed_binary()
     if binary is None:
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        server = SeaweedS3(d / "weed", binary).start()
+        server = SeaweedS3((args.workdir or d) / "weed", binary).start()
         try:
             os.environ.update(aws_env(server.endpoint))
             bucket = f"bench-{uuid.uuid4().hex[:8]}"

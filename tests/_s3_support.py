@@ -9,7 +9,6 @@ below 55535 (each service also opens port + 10000 for gRPC), its own ``-admin.po
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import random
@@ -77,8 +76,9 @@ class SeaweedS3:
         cfg = {"identities": [{"name": "t", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                                "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
         (self.root / "s3.json").write_text(json.dumps(cfg))
-        p_s3, p_master, p_volume, p_filer, p_admin = _free_port_block(5)
-        self.port = p_s3
+        if not self.port:
+            self.port = _free_port_block(5)[0]
+        p_s3, p_master, p_volume, p_filer, p_admin = range(self.port, self.port + 5)
         d = self.root
         cmd = [
             self.binary, f"-logdir={d / 'logs'}", "mini", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -90,6 +90,20 @@ class SeaweedS3:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
         return self
+
+    def sockets(self) -> list[Path]:
+        """The gRPC unix sockets weed creates, always in /tmp (hard-coded), named by port."""
+        kinds = ("s3", "master", "volume", "filer", "admin")
+        return [Path(f"/tmp/seaweedfs-{k}-grpc-{p + 10000}.sock") for k, p in zip(kinds, range(self.port, self.port + 5))]
+
+    def ensure_running(self) -> None:
+        """Restart (same ports, same data) if the process died or one of its sockets was
+        removed, e.g. by another server's teardown that cleaned /tmp/seaweedfs-*.sock broadly:
+        without its sockets every S3 write fails with InternalError."""
+        if self.proc is not None and self.proc.poll() is None and all(p.exists() for p in self.sockets()):
+            return
+        self.stop()
+        self.start()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
 
@@ -128,11 +142,9 @@ class SeaweedS3:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         self.proc = None
-        for sock in glob.glob("/tmp/seaweedfs-*-grpc-*.sock"):
-            # only sockets of our own ports
-            if any(f"-{p + 10000}.sock" in sock for p in range(self.port, self.port + 5)):
-                with contextlib.suppress(OSError):
-                    os.unlink(sock)
+        for sock in self.sockets():  # only our own: other servers may be running
+            with contextlib.suppress(OSError):
+                sock.unlink()
 
 
 def aws_env(endpoint: str, key: str = ACCESS_KEY, secret: str = SECRET_KEY) -> dict[str, str]:

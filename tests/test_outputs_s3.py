@@ -49,6 +49,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 
 @pytest.fixture()
 def bucket(s3_server: SeaweedS3) -> str:
+    s3_server.ensure_running()
     name = f"b-{uuid.uuid4().hex[:10]}"
     s3_server.fs().mkdir(name)
     return name
@@ -133,6 +134,7 @@ def test_run_to_s3_read_back_with_s3fs_gdal_odc_stac(
 def test_missing_bucket_is_not_created_unless_asked(
     s3_server: SeaweedS3, s3_env: dict[str, str], theia_dir: Path
 ) -> None:
+    s3_server.ensure_running()
     name = f"nb-{uuid.uuid4().hex[:10]}"
     code, _, err = run_cli("run", theia_dir, "-o", f"s3://{name}/x", "-m", "bicubic", "--roi-pixels", "0", "0", "16", "16")
     assert code == 2

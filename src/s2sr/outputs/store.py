@@ -477,7 +477,7 @@ def _s3_filesystem(endpoint: str | None) -> Any:
     fs = s3fs.S3FileSystem(
         skip_instance_cache=True,
         client_kwargs=client_kwargs,
-        config_kwargs={"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 10, "read_timeout": 60},
+        config_kwargs={"retries": {"max_attempts": 3, "mode": "standard"}, "connect_timeout": 10, "read_timeout": 60},
     )
     fs.retries = 2
     if _ASYNCIO_FILTER not in logging.getLogger("asyncio").filters:
