@@ -24,6 +24,8 @@ from pathlib import Path
 
 ACCESS_KEY = "s2srTestKeyId"
 SECRET_KEY = "s2srTestSecret-9f3b1c7e"
+RO_ACCESS_KEY = "s2srReadOnlyKeyId"  # an identity that may read and list, not write
+RO_SECRET_KEY = "s2srReadOnlySecret-41d2"
 
 
 def weed_binary() -> str | None:
@@ -74,7 +76,9 @@ class SeaweedS3:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "logs").mkdir(exist_ok=True)
         cfg = {"identities": [{"name": "t", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                               "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
+                               "actions": ["Admin", "Read", "List", "Tagging", "Write"]},
+                              {"name": "ro", "credentials": [{"accessKey": RO_ACCESS_KEY, "secretKey": RO_SECRET_KEY}],
+                               "actions": ["Read", "List"]}]}
         (self.root / "s3.json").write_text(json.dumps(cfg))
         if not self.port:
             self.port = _free_port_block(5)[0]

@@ -23,7 +23,16 @@ from s2sr.outputs.publish import update_collection
 from s2sr.outputs.stac import FsspecStacIO
 from s2sr.outputs.store import Store
 
-from ._s3_support import ACCESS_KEY, SECRET_KEY, FaultProxy, SeaweedS3, aws_env, weed_binary
+from ._s3_support import (
+    ACCESS_KEY,
+    RO_ACCESS_KEY,
+    RO_SECRET_KEY,
+    SECRET_KEY,
+    FaultProxy,
+    SeaweedS3,
+    aws_env,
+    weed_binary,
+)
 from ._stac_validate import validate_stac
 
 ITEM_ID = "SENTINEL2A_20170527_L2A_T33UUB_5m"
@@ -118,7 +127,7 @@ def test_run_to_s3_read_back_with_s3fs_gdal_odc_stac(
     # pystac reads it straight from S3; odc-stac loads the same pixels as the COG
     pitem = pystac.Item.from_file(item_url, stac_io=FsspecStacIO())  # endpoint and keys from AWS_* variables
     assert pitem.to_dict(transform_hrefs=False) == item
-    odc_stac = pytest.importorskip("odc.stac")
+    import odc.stac as odc_stac  # in the test extra: a missing one is a failure, not a skip
     ds = odc_stac.load([pitem], bands=["B4", "B11"], chunks=None)
     np.testing.assert_array_equal(ds["B4"].values[0], remote[2])
     np.testing.assert_array_equal(ds["B11"].values[0], remote[8])
@@ -164,6 +173,19 @@ def test_wrong_credentials_name_the_variables_not_their_values(
     assert "AWS_ACCESS_KEY_ID" in last and "AWS_SECRET_ACCESS_KEY" in last
     for secret in (value, SECRET_KEY, ACCESS_KEY):
         assert secret not in out + err
+    assert s3_server.fs().find(bucket) == []
+
+
+def test_read_only_credentials_destination_not_writable(
+    s3_server: SeaweedS3, s3_env: dict[str, str], bucket: str, theia_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", RO_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", RO_SECRET_KEY)
+    code, out, err = run_cli("run", theia_dir, "-o", f"s3://{bucket}/p", "-m", "bicubic")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"destination s3://{bucket}/p cannot be written: access denied" in lines[0], err
+    assert "AWS_ACCESS_KEY_ID" in lines[0] and RO_ACCESS_KEY not in out + err and RO_SECRET_KEY not in out + err
     assert s3_server.fs().find(bucket) == []
 
 
