@@ -393,7 +393,14 @@ class Store:
         parent = Path(self.root) / STAGING_DIR if self.is_local else Path(tempfile.gettempdir()) / "s2sr-staging"
         parent.mkdir(parents=True, exist_ok=True)
         clean_stale_staging(parent)
-        d = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+        for attempt in range(3):
+            try:
+                d = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+                break
+            except FileNotFoundError:  # another run just removed the (then empty) parent
+                if attempt == 2:
+                    raise
+                parent.mkdir(parents=True, exist_ok=True)
         (d / _OWNER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
                                                  "started": time.time()}))
         try:
