@@ -51,6 +51,7 @@ _CRED_CODES = {
     "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
     "AuthorizationHeaderMalformed", "InvalidClientTokenId", "TokenRefreshRequired",
 }
+_TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "500", "502", "503", "504"}
 _CAS_CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 STAGING_DIR = ".s2sr-staging"
 _OWNER_FILE = "owner.json"
@@ -278,7 +279,7 @@ class Store:
                 finally:
                     tmp.unlink(missing_ok=True)
                 return
-            self.fs.put_file(str(local), dest)
+            self._retry_transient(lambda: self.fs.put_file(str(local), dest), key)
         except (OutputError, ProcessingError):
             raise
         except Exception as exc:  # noqa: BLE001
@@ -297,13 +298,26 @@ class Store:
                 finally:
                     tmp.unlink(missing_ok=True)
                 return
-            self.fs.pipe_file(dest, data)
+            self._retry_transient(lambda: self.fs.pipe_file(dest, data), key)
         except OSError as exc:
             if self.is_local:
                 raise OutputError(f"destination {self.display} cannot be written: {exc.strerror}") from None
             raise self._error(exc, f"writing {key}") from None
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"writing {key}") from None
+
+    def _retry_transient(self, fn: Any, key: str, delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)) -> None:
+        """Run an upload, retrying when the store answers a transient server error (5xx:
+        InternalError, ServiceUnavailable, SlowDown …) — as S3 asks clients to."""
+        for delay in (*delays, None):
+            try:
+                fn()
+                return
+            except Exception as exc:
+                if delay is None or _s3_code(exc) not in _TRANSIENT_CODES:
+                    raise
+                log.warning("the object store answered %s for %s; retrying in %g s", _s3_code(exc), key, delay)
+                time.sleep(delay)
 
     def write_if_unchanged(self, key: str, data: bytes, token: str | None) -> bool:
         """Write ``data`` at ``key`` only if it is still at version ``token`` (None: absent).
