@@ -181,7 +181,9 @@ class Store:
                 hint="create it first, or pass --create-bucket",
             )
         try:
-            self.fs.call_s3("create_bucket", Bucket=self.bucket)
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            where = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region not in {None, "", "us-east-1"} else {}
+            self.fs.call_s3("create_bucket", Bucket=self.bucket, **where)
             self.fs.invalidate_cache()
             log.info("created bucket %s", self.bucket)
         except Exception as exc:  # noqa: BLE001
