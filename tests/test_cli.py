@@ -21,6 +21,9 @@ from s2sr.seed_cli import main as seed_main
 from .conftest import ALL_BANDS, make_product
 
 
+ITEM_ID = "SENTINEL2A_20170527_L2A_T33UUB_5m"
+
+
 def run_cli(*args: str | Path) -> tuple[int, str, str]:
     res = CliRunner().invoke(s2sr_main, [str(a) for a in args])
     if res.exception and not isinstance(res.exception, SystemExit):
@@ -40,15 +43,19 @@ def test_version() -> None:
 def test_run_writes_cog(theia_dir: Path, convnet_card: Path, tmp_path: Path) -> None:
     code, out, err = run_cli("run", theia_dir, "-o", tmp_path, "-m", convnet_card, "--tile-size", "64", "--threads", "1")
     assert code == 0, err
-    tif = tmp_path / "SENTINEL2A_20170527_L2A_T33UUB_5m_sisr.tif"
+    item = tmp_path / "s2sr" / ITEM_ID  # s2sr run publishes DEST/COLLECTION/ITEM_ID/ (the seed CLI stays flat)
+    tif = item / "SENTINEL2A_20170527_L2A_T33UUB_5m_sisr.tif"
     assert str(tif) in out and tif.is_file()
-    assert files_under(tmp_path) == [tif]
+    assert sorted(files_under(tmp_path)) == sorted([
+        tif, item / f"{ITEM_ID}.json", item / f"{ITEM_ID}_thumbnail.png", item / f"{ITEM_ID}_model.yaml",
+        tmp_path / "s2sr" / "collection.json",
+    ])
 
 
 def test_run_default_model_and_bicubic(theia_zip: Path, tmp_path: Path) -> None:
     code, out, err = run_cli("run", theia_zip, "-o", tmp_path, "--bicubic", "--roi-pixels", "0", "0", "40", "30")
     assert code == 0, err
-    names = sorted(p.name for p in files_under(tmp_path))
+    names = sorted(p.name for p in files_under(tmp_path) if p.suffix == ".tif")
     assert names == ["SENTINEL2A_20170527_L2A_T33UUB_5m_bicubic.tif", "SENTINEL2A_20170527_L2A_T33UUB_5m_sisr.tif"]
 
 
@@ -119,7 +126,7 @@ def test_seed_cli_matches_s2sr_run(theia_dir: Path, convnet_card: Path, tmp_path
     code, _, err = run_cli("run", theia_dir, "-o", tmp_path / "new", "-m", convnet_card, "--roi-pixels", "8", "4", "72", "60")
     assert code == 0, err
     name = "SENTINEL2A_20170527_L2A_T33UUB_5m_sisr.tif"
-    with rasterio.open(tmp_path / "seed" / name) as a, rasterio.open(tmp_path / "new" / name) as b:
+    with rasterio.open(tmp_path / "seed" / name) as a, rasterio.open(tmp_path / "new" / "s2sr" / ITEM_ID / name) as b:
         assert a.transform == b.transform
         assert np.abs(a.read().astype(int) - b.read()).max() <= 1
     assert (tmp_path / "seed" / "SENTINEL2A_20170527_L2A_T33UUB_5m_bicubic.tif").is_file()

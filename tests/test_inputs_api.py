@@ -55,12 +55,13 @@ def test_search_processes_matching_items(api: tuple[str, dict[str, Any], Path], 
     r = _run("--stac-api", url, "--collection", "sentinel-2-l2a", "--bbox", *bbox, "--datetime",
              "2020-02-01/2020-02-29", "--max-cloud", "20", "-m", str(nearest_card), *ROI, "-o", str(tmp_path / "api"))
     assert r.exit_code == 0, r.output
-    outs = sorted(p.name for p in (tmp_path / "api").glob("*.tif"))
+    outs = sorted(p.name for p in (tmp_path / "api").rglob("*_sisr.tif"))  # DEST/COLLECTION/ITEM/…
     assert outs == ["SENTINEL2A_20200219_L2A_T29RKH_50m_sisr.tif"], "the cloudy item is filtered out by --max-cloud"
     # the same item read from local files gives the same pixels
     r2 = _run(str(local), "-m", str(nearest_card), *ROI, "-o", str(tmp_path / "local"))
     assert r2.exit_code == 0, r2.output
-    with rasterio.open(tmp_path / "api" / outs[0]) as a, rasterio.open(tmp_path / "local" / outs[0]) as b:
+    api_tif, local_tif = (next((tmp_path / d).rglob(outs[0])) for d in ("api", "local"))
+    with rasterio.open(api_tif) as a, rasterio.open(local_tif) as b:
         assert a.transform == b.transform and (a.width, a.height) == (192, 128)
         assert a.transform.c == 199980 + 100 * 100 and a.transform.f == 2800020 - 100 * 100
         x = a.read()
@@ -74,7 +75,7 @@ def test_search_by_ids_processes_each_item(api: tuple[str, dict[str, Any], Path]
     r = _run("--stac-api", url, "--collection", "sentinel-2-l2a", "--ids", f"{CLEAR_ID},{CLOUDY_ID}",
              "-m", str(nearest_card), *ROI, "-o", str(tmp_path))
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in tmp_path.glob("*.tif")) == [
+    assert sorted(p.name for p in tmp_path.rglob("*_sisr.tif")) == [
         "SENTINEL2A_20200219_L2A_T29RKH_50m_sisr.tif", "SENTINEL2A_20200224_L2A_T29RKH_50m_sisr.tif"]
 
 

@@ -5,6 +5,10 @@ The library API the CLI, the openEO UDF and the container all call::
     import s2sr
     result = s2sr.super_resolve("SENTINEL2A_…_L2A_T31TCJ_C_V3-1.zip", "out/", model="bicubic")
     result.sisr   # Path of the Cloud-Optimized GeoTIFF
+
+    # COGs + a STAC item in a collection, on any fsspec destination (idempotent reruns)
+    pub = s2sr.super_resolve_to("SENTINEL2A_….zip", "s3://bucket/prefix", model="bicubic")
+    pub.item_url  # s3://bucket/prefix/s2sr/SENTINEL2A_…_5m/SENTINEL2A_…_5m.json
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .inference import infer
 from .models import Model, ModelCard, load_model
 
 if TYPE_CHECKING:
+    from .outputs.publish import Published, super_resolve_to
     from .pipeline import RunResult, super_resolve
     from .products import Product, ProductInfo, open_product
 
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "RunResult": "pipeline",
     "super_resolve": "pipeline",
+    "Published": "outputs.publish",
+    "super_resolve_to": "outputs.publish",
     "Product": "products",
     "ProductInfo": "products",
     "open_product": "products",
@@ -56,6 +63,7 @@ __all__ = [
     "Product",
     "ProductError",
     "ProductInfo",
+    "Published",
     "RoiError",
     "RunResult",
     "S2SRError",
@@ -64,4 +72,5 @@ __all__ = [
     "load_model",
     "open_product",
     "super_resolve",
+    "super_resolve_to",
 ]

@@ -25,7 +25,11 @@ def setup_logging(verbosity: int) -> None:
     logging.getLogger("rasterio").setLevel(max(level, logging.WARNING))
     # GDAL's own warnings (e.g. the HTTP status of a refused remote read) come back as one s2sr error
     logging.getLogger("rasterio._env").setLevel(logging.ERROR if verbosity <= 0 else level)
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)  # retries: s2sr says
+    # HTTP/S3 client logs: retries are reported by s2sr itself, and their debug logs print request
+    # headers (an access key id rides in Authorization): credentials never appear, even with -vv
+    for name in ("botocore", "aiobotocore", "boto3", "s3fs", "fsspec"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
+    logging.getLogger("urllib3").setLevel(logging.INFO if verbosity >= 2 else logging.ERROR)
 
 
 class TqdmProgress:

@@ -21,7 +21,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("input_path", metavar="[INPUT]", required=False)
-@click.option("-o", "--output", "output_dir", required=True, help="Output folder (created if missing).")
+@click.option(
+    "-o", "--output", "output_dir", required=True, metavar="DEST",
+    help="Destination: a local folder or an fsspec URL (s3://bucket/prefix, …). Writes "
+    "DEST/COLLECTION/ITEM_ID/ (COGs, quicklook, model card, STAC item) and DEST/COLLECTION/collection.json.",
+)
 @click.option(
     "-m", "--model", default=None,
     help="Model: a card (.yaml, its ONNX beside it), a STAC MLM item (.json), a built-in or zoo name "
@@ -41,6 +45,12 @@ def main() -> None:
               help="Tile size in output pixels, margins excluded.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--sre", is_flag=True, help="Theia: read SRE instead of FRE reflectances.")
+@click.option("--output-collection", "collection", default="s2sr", show_default=True,
+              help="STAC collection id (and folder) to publish into.")
+@click.option("--overwrite", is_flag=True, help="Redo an item that already exists (same or different model).")
+@click.option("--s3-endpoint", default=None, metavar="URL",
+              help="S3-compatible endpoint (default: AWS_ENDPOINT_URL or AWS). Credentials: standard AWS variables.")
+@click.option("--create-bucket", is_flag=True, help="Create the s3:// bucket if it does not exist.")
 @search_options
 @click.option("-v", "--verbose", count=True, help="-v: progress details; -vv: debug and tracebacks.")
 def run(
@@ -54,6 +64,10 @@ def run(
     tile_size: int,
     threads: int | None,
     sre: bool,
+    collection: str,
+    overwrite: bool,
+    s3_endpoint: str | None,
+    create_bucket: bool,
     verbose: int,
     stac_api: str | None,
     collections: tuple[str, ...],
@@ -64,14 +78,15 @@ def run(
     max_items: int | None,
     require: bool,
 ) -> None:
-    """Super-resolve INPUT, or every item of a STAC API search, into COGs in OUTPUT.
+    """Super-resolve INPUT, or every item of a STAC API search, and publish COGs and STAC items under DEST.
 
     INPUT: a Theia L2A/L3A folder or zip, an ESA SAFE (L1C, Sen2Cor L2A) folder or zip, or a
-    STAC item (JSON file or URL); the kind is detected from the content.
+    STAC item (JSON file or URL); the kind is detected from the content.  DEST: a folder or
+    s3://bucket/prefix.  Reruns skip finished items.
     """
     from .cli_inputs import resolve_inputs
     from .models import load_model
-    from .pipeline import super_resolve
+    from .outputs.publish import super_resolve_to
 
     setup_logging(verbose)
     inputs = guarded(PROG, verbose, lambda: resolve_inputs(
@@ -86,22 +101,27 @@ def run(
         guarded(PROG, verbose, lambda product=product: (product.check_bands(mdl.card.bands),
                                                         product.group_grid(mdl.card.source_group)))
     for product in inputs.products:
-        result = guarded(
+        pub = guarded(
             PROG,
             verbose,
-            lambda product=product: super_resolve(
-                product, output_dir, mdl,
-                roi_pixels=roi_pixels or None, roi=roi or None, tile_size=tile_size, bicubic=bicubic,
-                sre=sre, threads=threads, gpu=gpu, progress=TqdmProgress,
+            lambda product=product: super_resolve_to(
+                product, output_dir, mdl, collection=collection, overwrite=overwrite, s3_endpoint=s3_endpoint,
+                create_bucket=create_bucket, roi_pixels=roi_pixels or None, roi=roi or None, tile_size=tile_size,
+                bicubic=bicubic, sre=sre, threads=threads, gpu=gpu, progress=TqdmProgress,
             ),
         )
+        if pub.skipped:
+            click.echo(f"{pub.sisr}  (already done: {pub.item_url}; --overwrite redoes it)")
+            continue
+        result = pub.result
         g = result.output_grid
         click.echo(
-            f"{result.sisr}  ({g.width}x{g.height} px at {g.res:g} m, model {result.model_name}, "
-            f"{result.tiles} tile(s), {result.timings['total']:.1f} s)"
+            f"{pub.sisr}  ({g.width}x{g.height} px at {g.res:g} m, model {result.model_name}, "
+            f"{result.tiles} tile(s), {pub.timings['total']:.1f} s)"
         )
-        if result.bicubic:
-            click.echo(f"{result.bicubic}  (bicubic comparison)")
+        if "bicubic" in pub.assets:
+            click.echo(f"{pub.assets['bicubic']}  (bicubic comparison)")
+        click.echo(f"{pub.item_url}  (STAC item, in {pub.collection_url})")
 
 
 @main.command("demo-product")

@@ -1,0 +1,236 @@
+"""Publishing a run to a destination (any fsspec URL) as COGs + a STAC item in a collection.
+
+Layout: ``{destination}/{collection}/{item_id}/{files}``, ``{destination}/{collection}/
+{item_id}/{item_id}.json`` and ``{destination}/{collection}/collection.json``.
+
+Order (a consumer who can read an item can read every asset it names):
+
+1. validate everything (product, model, ROI, destination: scheme, bucket, credentials, write access);
+2. look for the item: same input, model digest and options → skip ("already done");
+   produced otherwise → refuse unless ``overwrite``;
+3. run the pipeline into a local staging folder (COGs via CogWriter), make the quicklook;
+4. remove the old item (overwrite) and any leftovers of an interrupted run under the item's prefix;
+5. upload the data objects, then write the item, then update the collection
+   (compare-and-swap, retried, so concurrent writers keep each other's items).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import OutputError, ProcessingError
+from ..models import Model, ModelCard, load_model
+from ..products import Product, open_product
+from .naming import output_name
+from .stac import ItemFacts, build_item, footprint, merge_collection, run_key
+from .store import Store
+from .thumbnail import read_quicklook, write_png
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COLLECTION = "s2sr"
+_COLLECTION_RETRIES = 10
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where a run's outputs are (or already were)."""
+
+    item_url: str
+    collection_url: str
+    assets: dict[str, str]  #: asset key → URL
+    skipped: bool = False  #: True when an identical finished item was found ("already done")
+    result: Any = None  #: the pipeline's RunResult (None when skipped)
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def sisr(self) -> str:
+        return self.assets["sisr"]
+
+
+def super_resolve_to(
+    product: str | Path | Product,
+    destination: str | Path,
+    model: str | Path | ModelCard | Model | None = None,
+    *,
+    collection: str = DEFAULT_COLLECTION,
+    overwrite: bool = False,
+    s3_endpoint: str | None = None,
+    create_bucket: bool = False,
+    roi_pixels: tuple[float, float, float, float] | None = None,
+    roi: tuple[float, float, float, float] | None = None,
+    tile_size: int = 1000,
+    bicubic: bool = False,
+    sre: bool = False,
+    threads: int | None = None,
+    gpu: bool = False,
+    progress: Any = None,
+) -> Published:
+    """Super-resolve ``product`` and publish the COGs and a STAC item under ``destination``.
+
+    ``destination``: a local folder or an fsspec URL (``s3://bucket/prefix`` …).  The other
+    arguments are those of :func:`s2sr.super_resolve`.  A rerun with the same input, model
+    and options returns the existing item (``skipped=True``); ``overwrite`` redoes it.
+    """
+    from ..pipeline import resolve_roi, super_resolve
+
+    t_start = time.perf_counter()
+    _check_collection_id(collection)
+    prod = open_product(product, sre=sre)
+    mdl = model if isinstance(model, Model) else load_model(model, threads=threads, gpu=gpu)
+    card = mdl.card
+    prod.check_bands(card.bands)
+    source_grid = prod.group_grid(card.source_group)
+    the_roi = resolve_roi(source_grid, roi_pixels=roi_pixels, roi=roi)
+    res = source_grid.res / card.factor
+    sisr_name = output_name(prod.info, res, "sisr")
+    item_id = sisr_name.removesuffix("_sisr.tif")
+    options = {
+        "roi_pixels": [the_roi.col0, the_roi.row0, the_roi.col1, the_roi.row1],
+        "tile_size": tile_size,
+        "bicubic": bicubic,
+        "reflectance": "SRE" if sre else "FRE",
+    }
+    key = run_key(prod.info.product_id, mdl.sha256, options)
+
+    store = Store(str(destination), s3_endpoint=s3_endpoint, create_bucket=create_bucket)
+    store.check()
+    item_dir = f"{collection}/{item_id}"
+    item_key = f"{item_dir}/{item_id}.json"
+    coll_key = f"{collection}/collection.json"
+    item_url, coll_url = store.url(item_key), store.url(coll_key)
+
+    existing = _read_json(store, item_key)
+    if existing is not None:
+        why = _why_different(existing, mdl, key)
+        if why is None and not overwrite:
+            log.warning("already done: %s (same input, model and options); use --overwrite to redo it", item_url)
+            return Published(item_url, coll_url, {k: a["href"] for k, a in existing.get("assets", {}).items()},
+                             skipped=True, timings={"total": time.perf_counter() - t_start})
+        if why is not None and not overwrite:
+            raise OutputError(f"item {item_url} already exists and was {why}", hint="pass --overwrite to replace it")
+        log.info("overwriting %s", item_url)
+
+    timings: dict[str, float] = {}
+    with store.staging() as staging:
+        result = super_resolve(
+            prod, staging, mdl, roi_pixels=(the_roi.col0, the_roi.row0, the_roi.col1, the_roi.row1),
+            tile_size=tile_size, bicubic=bicubic, threads=threads, gpu=gpu, progress=progress,
+        )
+        timings.update(result.timings)
+        t0 = time.perf_counter()
+        quick = read_quicklook(result.sisr)
+        files = {"sisr": (result.sisr, sisr_name)}
+        if result.bicubic is not None:
+            files["bicubic"] = (result.bicubic, result.bicubic.name)
+        thumb = write_png(quick, staging / f"{item_id}_thumbnail.png")
+        files["thumbnail"] = (thumb, thumb.name)
+        card_file = staging / f"{item_id}_model.yaml"
+        card_file.write_text(_card_yaml(card, mdl.sha256), encoding="utf-8")
+        files["model"] = (card_file, card_file.name)
+        assets = {k: store.url(f"{item_dir}/{name}") for k, (_, name) in files.items()}
+        facts = ItemFacts(
+            item_id=item_id, collection_id=collection, product=prod.info, grid=result.output_grid,
+            bands=card.bands, model_name=mdl.name, model_sha256=mdl.sha256, factor=card.factor,
+            margin=card.margin, tile_size=tile_size, harmonisation=prod.harmonisation(), options=options,
+            run_key=key,
+        )
+        item = build_item(facts, geometry=footprint(quick, result.output_grid), item_url=item_url,
+                          collection_url=coll_url, assets=assets)
+        timings["stac"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        if existing is not None:
+            store.remove(item_key)  # no consumer may see the old item while its assets change
+        store.remove_stray(item_dir)
+        nbytes = 0
+        for k, (path, name) in files.items():
+            nbytes += path.stat().st_size
+            store.put_file(path, f"{item_dir}/{name}")
+            log.info("published %s", assets[k])
+        store.put_bytes(item_key, _json_bytes(item))
+        timings["upload"] = time.perf_counter() - t0
+        timings["upload_bytes"] = float(nbytes)
+    t0 = time.perf_counter()
+    update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url, item_url=item_url)
+    timings["collection"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    log.info("published item %s in collection %s", item_url, coll_url)
+    return Published(item_url, coll_url, assets, result=result, timings=timings)
+
+
+def update_collection(
+    store: Store, coll_key: str, item: dict[str, Any], *, collection_id: str, collection_url: str, item_url: str
+) -> dict[str, Any]:
+    """Add ``item`` to the collection at ``coll_key`` (created if missing): read, merge,
+    conditional write; retried with backoff when another writer changed it meanwhile."""
+    for attempt in range(_COLLECTION_RETRIES):
+        data, token = store.read_versioned(coll_key)
+        current = json.loads(data) if data else None
+        merged = merge_collection(current, item, collection_id=collection_id, collection_url=collection_url,
+                                  item_url=item_url)
+        if store.write_if_unchanged(coll_key, _json_bytes(merged), token):
+            return merged
+        delay = random.uniform(0.02, 0.1) * (2 ** min(attempt, 5))
+        log.debug("collection %s changed meanwhile; retrying in %.2f s", collection_url, delay)
+        time.sleep(delay)
+    raise ProcessingError(
+        f"could not update {collection_url}: other writers kept changing it ({_COLLECTION_RETRIES} attempts)",
+        hint="rerun: the item is published and the next run adds it to the collection",
+    )
+
+
+def _why_different(existing: dict[str, Any], mdl: Model, key: str) -> str | None:
+    """None if ``existing`` is the item this run would write; else why it is not."""
+    props = existing.get("properties", {})
+    if props.get("s2sr:model_sha256") != mdl.sha256:
+        other = props.get("s2sr:model", "an unknown model")
+        digest = str(props.get("s2sr:model_sha256", ""))[:12] or "unknown"
+        return (f"produced by a different model ({other}, sha256 {digest}…; this run uses {mdl.name}, "
+                f"sha256 {mdl.sha256[:12]}…)")
+    if props.get("s2sr:run_key") != key:
+        return f"produced with different options ({json.dumps(props.get('s2sr:options', {}), sort_keys=True)})"
+    return None
+
+
+def _read_json(store: Store, key: str) -> dict[str, Any] | None:
+    data = store.read_bytes(key)
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        log.warning("%s is not valid JSON; treating it as absent", store.url(key))
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _json_bytes(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _card_yaml(card: ModelCard, sha256: str) -> str:
+    """The model card as published beside the output (the original text when it came from a file)."""
+    if card.card_path is not None and Path(card.card_path).is_file():
+        text = Path(card.card_path).read_text(encoding="utf-8")
+        return text if text.endswith("\n") else text + "\n"
+    return yaml.safe_dump(
+        {"bands": list(card.bands), "factor": card.factor, "margin": card.margin, "model": card.onnx_path.name,
+         "name": card.name, "description": card.description, "sha256": sha256},
+        sort_keys=False,
+    )
+
+
+def _check_collection_id(collection: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", collection):
+        raise OutputError(f"collection id {collection!r} is not valid", hint="use letters, digits, '.', '_' or '-'")
