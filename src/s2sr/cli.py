@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
@@ -86,7 +87,8 @@ def run(
     """
     from .cli_inputs import resolve_inputs
     from .models import load_model
-    from .outputs.publish import super_resolve_to
+    from .outputs.publish import Published, super_resolve_to
+    from .products import Product
 
     setup_logging(verbose)
     inputs = guarded(PROG, verbose, lambda: resolve_inputs(
@@ -97,19 +99,22 @@ def run(
         click.echo(inputs.message)
         return
     mdl = guarded(PROG, verbose, lambda: load_model(model, threads=threads, gpu=gpu))
-    for product in inputs.products:  # every item usable (bands, grid readable) before the first output
-        guarded(PROG, verbose, lambda product=product: (product.check_bands(mdl.card.bands),
-                                                        product.group_grid(mdl.card.source_group)))
-    for product in inputs.products:
-        pub = guarded(
-            PROG,
-            verbose,
-            lambda product=product: super_resolve_to(
-                product, output_dir, mdl, collection=collection, overwrite=overwrite, s3_endpoint=s3_endpoint,
-                create_bucket=create_bucket, roi_pixels=roi_pixels or None, roi=roi or None, tile_size=tile_size,
-                bicubic=bicubic, sre=sre, threads=threads, gpu=gpu, progress=TqdmProgress,
-            ),
+
+    def check(product: Product) -> None:
+        product.check_bands(mdl.card.bands)
+        product.group_grid(mdl.card.source_group)
+
+    def publish(product: Product) -> Published:
+        return super_resolve_to(
+            product, output_dir, mdl, collection=collection, overwrite=overwrite, s3_endpoint=s3_endpoint,
+            create_bucket=create_bucket, roi_pixels=roi_pixels or None, roi=roi or None, tile_size=tile_size,
+            bicubic=bicubic, sre=sre, threads=threads, gpu=gpu, progress=TqdmProgress,
         )
+
+    for product in inputs.products:  # every item usable (bands, grid readable) before the first output
+        guarded(PROG, verbose, partial(check, product))
+    for product in inputs.products:
+        pub = guarded(PROG, verbose, partial(publish, product))
         if pub.skipped:
             click.echo(f"{pub.sisr}  (already done: {pub.item_url}; --overwrite redoes it)")
             continue

@@ -57,9 +57,15 @@ class Product(abc.ABC):
     def band_source(self, band: str) -> BandSource:
         """Where ``band`` is; raises :class:`ProductError` if the product lacks it."""
 
-    @abc.abstractmethod
     def grid(self, band: str) -> Grid:
-        """The native grid of ``band``, read from its file."""
+        """The native grid of ``band``, read from its file's header (once per band)."""
+        from .reader import grid_of
+
+        b = canonical(band)
+        cache: dict[str, Grid] = self.__dict__.setdefault("_grid_cache", {})
+        if b not in cache:
+            cache[b] = grid_of(self.band_source(b).href)
+        return cache[b]
 
     def harmonisation(self) -> str:
         """Human-readable statement of what was done to reach reflectance × 10000."""

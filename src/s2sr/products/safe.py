@@ -25,10 +25,8 @@ from pathlib import Path
 
 from ..bands import BANDS, canonical
 from ..errors import ProductError
-from ..grid import Grid
 from .base import BandSource, Product, ProductInfo
 from .harmonise import Harmonisation, baseline_from_name, from_safe
-from .reader import grid_of
 
 SAFE_NAME_RE = re.compile(
     r"^(?P<sat>S2[A-D])_MSI(?P<level>L1C|L2A)_(?P<sensing>\d{8}T\d{6})_N(?P<baseline>\d{4})_"
@@ -167,7 +165,6 @@ class SafeProduct(Product):
                 metadata_file=mtd_name,
                 level=level,
             )
-        self._grids: dict[str, Grid] = {}
 
     # -- discovery -------------------------------------------------------------------
     @staticmethod
@@ -264,12 +261,6 @@ class SafeProduct(Product):
             )
         rec = self._records[b]
         return BandSource(band=b, href=self._files[b], nodata=rec.nodata, scale=rec.scale, offset=rec.offset)
-
-    def grid(self, band: str) -> Grid:
-        b = canonical(band)
-        if b not in self._grids:
-            self._grids[b] = grid_of(self.band_source(b).href)
-        return self._grids[b]
 
     def check_bands(self, wanted: tuple[str, ...] | list[str]) -> None:
         missing = [b for b in (canonical(w) for w in wanted) if b not in self._files]

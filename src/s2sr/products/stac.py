@@ -23,12 +23,10 @@ from pystac_client.exceptions import APIError, ParametersError
 
 from ..bands import canonical
 from ..errors import InputError, ProductError, RemoteError
-from ..grid import Grid
 from ..remote import fetch_json, gdal_path, is_url, retry_settings
 from .bandmap import BandAsset, band_assets
 from .base import BandSource, Product, ProductInfo
 from .harmonise import Harmonisation, from_stac
-from .reader import grid_of
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +95,6 @@ class StacProduct(Product):
                 f"STAC item {self.item.id} has no Sentinel-2 band assets",
                 hint="expected single-band assets named like B02 / blue / B02_10m with eo:bands or bands metadata",
             )
-        self._grids: dict[str, Grid] = {}
 
     def _info(self, props: Mapping[str, Any]) -> ProductInfo:
         item = self.item
@@ -136,12 +133,6 @@ class StacProduct(Product):
         """Which asset holds ``band`` and how it was recognised."""
         self.band_source(band)
         return self._bands[canonical(band)].asset
-
-    def grid(self, band: str) -> Grid:
-        b = canonical(band)
-        if b not in self._grids:
-            self._grids[b] = grid_of(self.band_source(b).href)
-        return self._grids[b]
 
     def check_bands(self, wanted: tuple[str, ...] | list[str]) -> None:
         missing = [b for b in (canonical(w) for w in wanted) if b not in self._bands]

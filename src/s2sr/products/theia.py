@@ -18,15 +18,11 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from functools import cache
 from pathlib import Path
 
-import rasterio
-from rasterio.errors import RasterioIOError
 
 from ..bands import BANDS, canonical
 from ..errors import ProductError
-from ..grid import Grid
 from .base import BandSource, Product, ProductInfo
 
 log = logging.getLogger(__name__)
@@ -212,18 +208,7 @@ class TheiaProduct(Product):
             )
         return BandSource(band=b, href=self._files[b], nodata=-10000.0)
 
-    def grid(self, band: str) -> Grid:
-        return _grid_of(self.band_source(band).href)
-
     def harmonisation(self) -> str:
         kind = "FRC" if self.info.level == "L3A" else self.reflectance
         return f"none: Theia {self.info.level} {kind} bands are reflectance x 10000 (nodata -10000)"
 
-
-@cache
-def _grid_of(href: str) -> Grid:
-    try:
-        with rasterio.open(href) as ds:
-            return Grid(ds.crs, ds.transform, ds.width, ds.height)
-    except RasterioIOError as exc:
-        raise ProductError(f"band file {href} cannot be read: {str(exc).splitlines()[0]}") from None
