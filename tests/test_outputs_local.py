@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from s2sr.cli import main as s2sr_main
-from s2sr.outputs.publish import super_resolve_to, update_collection
+from s2sr.publish import super_resolve_to, update_collection
 from s2sr.outputs.stac import merge_collection
 from s2sr.outputs.store import STAGING_DIR, Store
 from s2sr.outputs.thumbnail import read_quicklook

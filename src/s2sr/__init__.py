@@ -27,7 +27,7 @@ from .inference import infer
 from .models import Model, ModelCard, load_model
 
 if TYPE_CHECKING:
-    from .outputs.publish import Published, super_resolve_to
+    from .publish import Published, super_resolve_to
     from .pipeline import RunResult, super_resolve
     from .products import Product, ProductInfo, open_product
 
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "RunResult": "pipeline",
     "super_resolve": "pipeline",
-    "Published": "outputs.publish",
-    "super_resolve_to": "outputs.publish",
+    "Published": "publish",
+    "super_resolve_to": "publish",
     "Product": "products",
     "ProductInfo": "products",
     "open_product": "products",

@@ -87,7 +87,7 @@ def run(
     """
     from .cli_inputs import resolve_inputs
     from .models import load_model
-    from .outputs.publish import Published, super_resolve_to
+    from .publish import Published, super_resolve_to
     from .products import Product
 
     setup_logging(verbose)

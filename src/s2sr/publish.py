@@ -26,13 +26,13 @@ from typing import Any
 
 import yaml
 
-from ..errors import OutputError, ProcessingError
-from ..models import Model, ModelCard, load_model
-from ..products import Product, open_product
-from .naming import output_name
-from .stac import ItemFacts, build_item, footprint, merge_collection, run_key
-from .store import Store
-from .thumbnail import read_quicklook, write_png
+from .errors import OutputError, ProcessingError
+from .models import Model, ModelCard, load_model
+from .outputs.naming import output_name
+from .outputs.stac import ItemFacts, build_item, footprint, merge_collection, run_key
+from .outputs.store import Store
+from .outputs.thumbnail import read_quicklook, write_png
+from .products import Product, open_product
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def super_resolve_to(
     arguments are those of :func:`s2sr.super_resolve`.  A rerun with the same input, model
     and options returns the existing item (``skipped=True``); ``overwrite`` redoes it.
     """
-    from ..pipeline import resolve_roi, super_resolve
+    from .pipeline import resolve_roi, super_resolve
 
     t_start = time.perf_counter()
     _check_collection_id(collection)
