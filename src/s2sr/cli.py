@@ -30,7 +30,7 @@ def main() -> None:
 @click.option(
     "-m", "--model", default=None,
     help="Model: a card (.yaml, its ONNX beside it), a STAC MLM item (.json), a built-in or zoo name "
-    "(s2sr models list). Default: carn if downloaded, else the built-in default.",
+    "(s2sr models list). Default: carn if downloaded, else the built-in s2sr_tiny.",
 )
 @click.option(
     "--roi-pixels", nargs=4, type=float, default=None, metavar="COL0 ROW0 COL1 ROW1",
