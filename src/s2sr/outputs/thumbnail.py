@@ -39,14 +39,16 @@ def quicklook_bands(bands: Sequence[str]) -> list[int]:
 
 
 def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarray:
-    """Per band: the ``low``–``high`` percentiles of valid pixels → 1–255 (0 left for nodata)."""
+    """The ``low``–``high`` percentiles of the valid pixels of all bands together → 1–255 (0 left
+    for nodata).  One stretch for the three bands keeps true colours true (a per-band stretch
+    shifts hues: vegetation turns cyan)."""
     out = np.zeros(data.shape, np.uint8)
+    vals = data[:, valid]
+    if vals.size == 0:
+        return out
+    lo, hi = np.percentile(vals, [low, high])
+    scale = 254.0 / (hi - lo) if hi > lo else 0.0
     for i, band in enumerate(data):
-        vals = band[valid]
-        if vals.size == 0:
-            continue
-        lo, hi = np.percentile(vals, [low, high])
-        scale = 254.0 / (hi - lo) if hi > lo else 0.0
         out[i] = np.where(valid, np.clip((band - lo) * scale + 1, 1, 255), 0).astype(np.uint8)
     return out
 
