@@ -17,10 +17,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from s2sr.cli import main as s2sr_main
-from s2sr.publish import super_resolve_to, update_collection
+from s2sr.errors import OutputError
 from s2sr.outputs.stac import merge_collection
 from s2sr.outputs.store import STAGING_DIR, Store
 from s2sr.outputs.thumbnail import read_quicklook
+from s2sr.publish import super_resolve_to, update_collection
 
 from ._stac_validate import validate_stac
 from .conftest import NODATA_COLS
@@ -308,3 +309,18 @@ def test_source_links_and_harmonisation_records(tmp_path: Path, monkeypatch: pyt
     assert harmonisation_record(Harm(-1000, "earthsearch:boa_offset_applied")) == {
         "boa_offset_removed": -1000, "source": "earthsearch:boa_offset_applied"}
     assert harmonisation_record({"offset": -1000}) == {"offset": -1000}
+
+
+def test_same_name_from_another_product_is_refused_with_both_ids(
+    tmp_path: Path, arrays: tuple[np.ndarray, np.ndarray], nearest_card: Path
+) -> None:
+    """Two products of one tile and day (a reprocessing, another datastrip) share the seed's name."""
+    import datetime as dt
+
+    from s2sr.demo import write_theia_product
+
+    first = write_theia_product(tmp_path / "a", *arrays)
+    second = write_theia_product(tmp_path / "b", *arrays, acquired=dt.datetime(2017, 5, 27, 11, 0, 0))
+    super_resolve_to(first, tmp_path / "out", nearest_card, roi_pixels=(0, 0, 16, 16))
+    with pytest.raises(OutputError, match=f"produced from another product \\({first.name}; this run reads {second.name}\\)"):
+        super_resolve_to(second, tmp_path / "out", nearest_card, roi_pixels=(0, 0, 16, 16))

@@ -110,13 +110,16 @@ def super_resolve_to(
 
     existing = _read_json(store, item_key)
     if existing is not None:
-        why = _why_different(existing, mdl, key)
+        why = _why_different(existing, mdl, key, prod.info.product_id)
         if why is None and not overwrite:
             log.warning("already done: %s (same input, model and options); use --overwrite to redo it", item_url)
             return Published(item_url, coll_url, {k: a["href"] for k, a in existing.get("assets", {}).items()},
                              skipped=True, timings={"total": time.perf_counter() - t_start})
         if why is not None and not overwrite:
-            raise OutputError(f"item {item_url} already exists and was {why}", hint="pass --overwrite to replace it")
+            raise OutputError(
+                f"item {item_url} already exists and was {why}",
+                hint="pass --overwrite to replace it, or publish into another --output-collection",
+            )
         log.info("overwriting %s", item_url)
 
     timings: dict[str, float] = {}
@@ -188,9 +191,13 @@ def update_collection(
     )
 
 
-def _why_different(existing: dict[str, Any], mdl: Model, key: str) -> str | None:
+def _why_different(existing: dict[str, Any], mdl: Model, key: str, source_id: str) -> str | None:
     """None if ``existing`` is the item this run would write; else why it is not."""
     props = existing.get("properties", {})
+    other_source = props.get("s2sr:source_id")
+    if other_source and other_source != source_id:
+        # e.g. two products of one tile and day (a reprocessing, another datastrip): same seed name
+        return f"produced from another product ({other_source}; this run reads {source_id})"
     if props.get("s2sr:model_sha256") != mdl.sha256:
         other = props.get("s2sr:model", "an unknown model")
         digest = str(props.get("s2sr:model_sha256", ""))[:12] or "unknown"
