@@ -13,16 +13,8 @@ from click.testing import CliRunner
 
 from s2sr.cli import main
 from s2sr.demo import find_real_pixels, make_demo_product
-from s2sr.evaluate import (
-    bicubic_model,
-    degrade,
-    evaluate,
-    gaussian_sigma,
-    infer_array,
-    psnr,
-    spectral_angle,
-    ssim,
-)
+from s2sr.evaluate import bicubic_model, evaluate, infer_array
+from s2sr.metrics import degrade, gaussian_sigma, psnr, spectral_angle, ssim
 from s2sr.models import load_model
 
 from .conftest import SHARED

@@ -19,7 +19,8 @@ from PIL import Image
 from s2sr.cli import main as s2sr_main
 from s2sr.errors import OutputError
 from s2sr.outputs.stac import merge_collection
-from s2sr.outputs.store import STAGING_DIR, Store
+from s2sr.outputs.staging import STAGING_DIR
+from s2sr.outputs.store import Store
 from s2sr.outputs.thumbnail import read_quicklook
 from s2sr.publish import super_resolve_to, update_collection
 

@@ -35,12 +35,12 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 from rasterio.windows import Window
-from scipy import ndimage, sparse
 
 from .bands import BANDS
 from .errors import RoiError
 from .grid import Grid
-from .inference import fill_nodata, infer
+from .inference import infer
+from .metrics import DEFAULT_MTF, block_mean, degrade, l1_reflectance, psnr, spectral_angle, ssim
 from .models import Model, ModelCard, load_model
 from .models.graphs import resize_model
 from .products import BandReader, Product, open_product
@@ -48,140 +48,8 @@ from .tiling import Roi, plan_tiles
 
 log = logging.getLogger(__name__)
 
-#: Default modulation of the degradation blur at the degraded grid's Nyquist frequency.
-DEFAULT_MTF = 0.3
 #: Default largest evaluated region, in source pixels per side (a centred crop of bigger products).
 DEFAULT_MAX_SIZE = 1024
-
-
-# --------------------------------------------------------------------------- degradation
-
-
-def gaussian_sigma(factor: int, mtf: float = DEFAULT_MTF) -> float:
-    """σ (fine pixels) of the Gaussian whose MTF at the coarse grid's Nyquist frequency is ``mtf``.
-
-    A Gaussian of σ has MTF ``exp(-2 π² σ² ν²)``; the Nyquist frequency of a grid ``factor``
-    times coarser is ``ν = 1 / (2 factor)`` cycles per fine pixel.
-    """
-    if not 0.0 < mtf < 1.0:
-        raise ValueError("mtf must be in (0, 1)")
-    return factor * math.sqrt(-2.0 * math.log(mtf)) / math.pi
-
-
-def _degrade_operator(n: int, factor: int, sigma: float) -> sparse.csr_matrix:
-    """``(n // factor) × n`` matrix: Gaussian weights centred on each coarse pixel, mirrored at edges."""
-    m = n // factor
-    radius = math.ceil(4 * sigma + factor)
-    rows, cols, vals = [], [], []
-    for i in range(m):
-        centre = i * factor + (factor - 1) / 2.0
-        lo, hi = math.floor(centre - radius), math.ceil(centre + radius)
-        x = np.arange(lo, hi + 1)
-        w = np.exp(-0.5 * ((x - centre) / sigma) ** 2)
-        w /= w.sum()
-        x = np.abs(x)  # mirror (half-sample symmetric) at the edges
-        x = np.where(x >= n, 2 * n - 1 - x, x)
-        x = np.where(x < 0, -x - 1, x)
-        rows.extend([i] * len(x))
-        cols.extend(x.tolist())
-        vals.extend(w.tolist())
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(m, n), dtype=np.float64)
-
-
-def degrade(array: np.ndarray, factor: int, mtf: float = DEFAULT_MTF) -> np.ndarray:
-    """Blur (Gaussian, MTF ``mtf`` at the coarse Nyquist) and decimate ``(bands, h, w)`` by ``factor``.
-
-    ``h`` and ``w`` must be multiples of ``factor``.  NaN (nodata) pixels are filled as
-    :func:`s2sr.inference.fill_nodata` fills them, and a coarse pixel is NaN where any of
-    its fine pixels is.
-    """
-    x = np.asarray(array, dtype=np.float32)
-    b, h, w = x.shape
-    if h % factor or w % factor:
-        raise ValueError(f"shape {h}x{w} is not a multiple of {factor}")
-    if factor == 1:
-        return x.copy()
-    filled = fill_nodata(x)
-    if filled is None:
-        return np.full((b, h // factor, w // factor), np.nan, np.float32)
-    sigma = gaussian_sigma(factor, mtf)
-    dr, dc = _degrade_operator(h, factor, sigma), _degrade_operator(w, factor, sigma)
-    out = np.empty((b, h // factor, w // factor), np.float32)
-    for i in range(b):
-        out[i] = (dc @ (dr @ filled[i].astype(np.float64)).T).T
-    nan = np.isnan(x).reshape(b, h // factor, factor, w // factor, factor).any(axis=(2, 4))
-    out[nan] = np.nan
-    return out
-
-
-def block_mean(array: np.ndarray, k: int) -> np.ndarray:
-    """Mean over k×k blocks of ``(bands, h, w)`` (NaN if any pixel of the block is)."""
-    if k == 1:
-        return array
-    b, h, w = array.shape
-    return array.reshape(b, h // k, k, w // k, k).mean(axis=(2, 4))
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def psnr(pred: np.ndarray, ref: np.ndarray) -> float:
-    """PSNR (dB) of one band over pixels valid in both, peak = the reference's max − min."""
-    ok = np.isfinite(pred) & np.isfinite(ref)
-    if not ok.any():
-        return float("nan")
-    r, p = ref[ok].astype(np.float64), pred[ok].astype(np.float64)
-    mse = float(np.mean((p - r) ** 2))
-    peak = float(r.max() - r.min()) or 1.0
-    return float("inf") if mse == 0 else 10.0 * math.log10(peak * peak / mse)
-
-
-def ssim(pred: np.ndarray, ref: np.ndarray, *, sigma: float = 1.5) -> float:
-    """Mean SSIM (Wang et al. 2004, Gaussian window σ = 1.5, K1 = 0.01, K2 = 0.03) of one band.
-
-    The data range is the reference's max − min; the mean runs over pixels whose whole window
-    is valid and inside the image.
-    """
-    ok = np.isfinite(pred) & np.isfinite(ref)
-    if not ok.any():
-        return float("nan")
-    r = np.where(ok, ref, 0).astype(np.float64)
-    p = np.where(ok, pred, 0).astype(np.float64)
-    peak = float(ref[ok].max() - ref[ok].min()) or 1.0
-    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-
-    def g(a: np.ndarray) -> np.ndarray:
-        return ndimage.gaussian_filter(a, sigma, truncate=3.5, mode="reflect")
-
-    mu_p, mu_r = g(p), g(r)
-    var_p = g(p * p) - mu_p**2
-    var_r = g(r * r) - mu_r**2
-    cov = g(p * r) - mu_p * mu_r
-    s = ((2 * mu_p * mu_r + c1) * (2 * cov + c2)) / ((mu_p**2 + mu_r**2 + c1) * (var_p + var_r + c2))
-    rad = int(3.5 * sigma + 0.5)
-    use = ndimage.binary_erosion(ok, iterations=rad, border_value=0) if rad else ok
-    if not use.any():
-        use = ok
-    return float(s[use].mean())
-
-
-def spectral_angle(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Mean spectral angle (degrees) between ``(bands, h, w)`` arrays over pixels valid in both."""
-    ok = np.isfinite(pred).all(axis=0) & np.isfinite(ref).all(axis=0)
-    if not ok.any():
-        return float("nan")
-    p = pred[:, ok].astype(np.float64)
-    r = ref[:, ok].astype(np.float64)
-    cos = (p * r).sum(axis=0) / np.maximum(np.linalg.norm(p, axis=0) * np.linalg.norm(r, axis=0), 1e-12)
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
-
-
-def l1_reflectance(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Mean absolute difference in reflectance (inputs are reflectance × 10000)."""
-    ok = np.isfinite(pred) & np.isfinite(ref)
-    if not ok.any():
-        return float("nan")
-    return float(np.mean(np.abs(pred[ok].astype(np.float64) - ref[ok])) / 10000.0)
 
 
 # --------------------------------------------------------------------------- inference on arrays
@@ -223,11 +91,8 @@ def infer_array(model: Model, array: np.ndarray, *, tile_size: int = 1000) -> np
     out = np.full((b, h * f, w * f), np.nan, np.float32)
     for tile in plan:
         win = _window(array, tile.read)
-        y = infer(model, win)
         r0, c0 = int(tile.out.row_off), int(tile.out.col_off)
-        rows, cols = int(tile.out.height), int(tile.out.width)
-        out[:, r0 : r0 + rows, c0 : c0 + cols] = y[:, tile.crop_row : tile.crop_row + rows,
-                                                   tile.crop_col : tile.crop_col + cols]
+        out[:, r0 : r0 + int(tile.out.height), c0 : c0 + int(tile.out.width)] = tile.crop(infer(model, win))
     return out
 
 
@@ -489,11 +354,9 @@ def write_figure(
     size: int = 256,
     gap: int = 4,
 ) -> Path:
-    """A PNG of the central ``size``² output pixels: input (nearest) | bicubic | model, one stretch."""
-    import warnings
-
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
+    """A PNG of the central ``size``² output pixels: input (nearest) | bicubic | model, one stretch
+    (the input's 2–98 %, shared by the three bands and the three panels, as the quicklooks do)."""
+    from .outputs.thumbnail import save_png, stretch_limits, to_bytes
 
     f = card.factor
     idx = _rgb_indices(card.bands)
@@ -502,21 +365,14 @@ def write_figure(
     r0, c0 = ((H - s_h) // 2) // f * f, ((W - s_w) // 2) // f * f
     inp = x_in[idx, r0 // f : (r0 + s_h) // f, c0 // f : (c0 + s_w) // f].repeat(f, axis=1).repeat(f, axis=2)
     panels = [inp, bicubic[idx, r0 : r0 + s_h, c0 : c0 + s_w], sr[idx, r0 : r0 + s_h, c0 : c0 + s_w]]
-    lo = np.nanpercentile(inp.reshape(3, -1), 2, axis=1)[:, None, None]
-    hi = np.nanpercentile(inp.reshape(3, -1), 98, axis=1)[:, None, None]
-    canvas = np.full((3, s_h, 3 * s_w + 2 * gap), 255, np.uint8)
+    lo, hi = stretch_limits(inp, ~np.isnan(inp).any(axis=0))
+    canvas = np.full((s_h, 3 * s_w + 2 * gap, 3), 255, np.uint8)
     for j, p in enumerate(panels):
-        scaled = np.clip((p - lo) / np.maximum(hi - lo, 1e-6), 0, 1) * 255
-        canvas[:, :, j * (s_w + gap) : j * (s_w + gap) + s_w] = np.nan_to_num(scaled, nan=0).astype(np.uint8)
+        rgb = to_bytes(p, ~np.isnan(p).any(axis=0), lo, hi)
+        canvas[:, j * (s_w + gap) : j * (s_w + gap) + s_w] = rgb.transpose(1, 2, 0)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".tmp.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(tmp, "w", driver="PNG", width=canvas.shape[2], height=canvas.shape[1], count=3,
-                           dtype="uint8") as ds:
-            ds.write(canvas)
+    save_png(canvas, tmp)
     tmp.replace(out)
-    for aux in out.parent.glob(tmp.name + ".aux.xml"):
-        aux.unlink()
     return out

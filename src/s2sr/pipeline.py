@@ -168,8 +168,7 @@ def _run_model(
 
     def write(writer: CogWriter, tile: Tile, y: np.ndarray) -> None:
         t0 = time.perf_counter()
-        rows, cols = int(tile.out.height), int(tile.out.width)
-        writer.write(tile.out, y[:, tile.crop_row : tile.crop_row + rows, tile.crop_col : tile.crop_col + cols])
+        writer.write(tile.out, tile.crop(y))
         timings["write"] += time.perf_counter() - t0
 
     try:

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from rasterio.windows import Window
 
 from .errors import RoiError
@@ -100,6 +101,11 @@ class Tile:
     out: Window  #: where the useful part goes in the output raster (output pixels)
     crop_row: int  #: first row of ``out`` in the tile's model output
     crop_col: int  #: first column of ``out`` in the tile's model output
+
+    def crop(self, output: np.ndarray) -> np.ndarray:
+        """The useful part of the tile's model output ``(bands, rows, cols)``: what goes at ``out``."""
+        rows, cols = int(self.out.height), int(self.out.width)
+        return output[..., self.crop_row : self.crop_row + rows, self.crop_col : self.crop_col + cols]
 
 
 @dataclass(frozen=True)

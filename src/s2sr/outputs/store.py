@@ -23,15 +23,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import fsspec
 
 from ..errors import OutputError, ProcessingError
+from .staging import STAGING_DIR, staging_dir
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +51,6 @@ _CRED_CODES = {
 }
 _TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "500", "502", "503", "504"}
 _CAS_CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
-STAGING_DIR = ".s2sr-staging"
-_OWNER_FILE = "owner.json"
 _LOCAL_PROTOCOLS = {"file", "local"}
 
 
@@ -398,67 +394,14 @@ class Store:
         return n
 
     # -- local staging ---------------------------------------------------------------------
-    @contextlib.contextmanager
-    def staging(self) -> Iterator[Path]:
+    def staging(self) -> contextlib.AbstractContextManager[Path]:
         """A local folder for a run's files before they are published; removed afterwards.
 
         Local destinations stage inside the destination (so publishing is a rename);
-        others in the system temporary folder.  Folders left by runs that died
-        (their process is gone) are removed first.
+        others in the system temporary folder.
         """
         parent = Path(self.root) / STAGING_DIR if self.is_local else Path(tempfile.gettempdir()) / "s2sr-staging"
-        parent.mkdir(parents=True, exist_ok=True)
-        clean_stale_staging(parent)
-        for attempt in range(3):
-            try:
-                d = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
-                break
-            except FileNotFoundError:  # another run just removed the (then empty) parent
-                if attempt == 2:
-                    raise
-                parent.mkdir(parents=True, exist_ok=True)
-        (d / _OWNER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                                                 "started": time.time()}))
-        try:
-            yield d
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                parent.rmdir()  # only when empty
-
-
-def clean_stale_staging(parent: Path, max_age_s: float = 7 * 86400) -> int:
-    """Remove staging folders under ``parent`` whose run is gone (dead pid on this host, or too old)."""
-    n = 0
-    host = socket.gethostname()
-    for d in parent.glob("run-*"):
-        try:
-            owner = json.loads((d / _OWNER_FILE).read_text())
-        except (OSError, ValueError):
-            owner = {}
-        alive = True
-        if owner.get("host") == host:
-            alive = _pid_alive(int(owner.get("pid", -1)))
-        if not owner or not alive or time.time() - float(owner.get("started", 0)) > max_age_s:
-            shutil.rmtree(d, ignore_errors=True)
-            n += 1
-    if n:
-        log.info("removed %d staging folder(s) left by interrupted runs in %s", n, parent)
-    return n
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return staging_dir(parent)
 
 
 def _same_device(a: str | Path, b: str | Path) -> bool:

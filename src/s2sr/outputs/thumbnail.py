@@ -38,19 +38,28 @@ def quicklook_bands(bands: Sequence[str]) -> list[int]:
     return [1, 1, 1]
 
 
-def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarray:
-    """The ``low``–``high`` percentiles of the valid pixels of all bands together → 1–255 (0 left
-    for nodata).  One stretch for the three bands keeps true colours true (a per-band stretch
-    shifts hues: vegetation turns cyan)."""
-    out = np.zeros(data.shape, np.uint8)
+def stretch_limits(data: np.ndarray, valid: np.ndarray, low: float = 2.0, high: float = 98.0) -> tuple[float, float]:
+    """The ``low``–``high`` percentiles of the valid pixels of all bands together.
+
+    One stretch for the three bands keeps true colours true (a per-band stretch shifts hues:
+    vegetation turns cyan)."""
     vals = data[:, valid]
     if vals.size == 0:
-        return out
+        return (0.0, 1.0)
     lo, hi = np.percentile(vals, [low, high])
+    return float(lo), float(hi)
+
+
+def to_bytes(data: np.ndarray, valid: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``lo``–``hi`` → 1–255 per pixel, 0 where not ``valid`` (nodata)."""
     scale = 254.0 / (hi - lo) if hi > lo else 0.0
-    for i, band in enumerate(data):
-        out[i] = np.where(valid, np.clip((band - lo) * scale + 1, 1, 255), 0).astype(np.uint8)
-    return out
+    scaled = np.clip((np.nan_to_num(data, nan=lo) - lo) * scale + 1, 1, 255)
+    return np.where(valid, scaled, 0).astype(np.uint8)
+
+
+def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarray:
+    """``data`` (bands, rows, cols) → uint8 with one 2–98 % stretch for all bands (0 = nodata)."""
+    return to_bytes(data, valid, *stretch_limits(data, valid, low, high))
 
 
 def read_quicklook(cog: str | Path, max_size: int = MAX_SIZE) -> Quicklook:
@@ -73,9 +82,14 @@ def read_quicklook(cog: str | Path, max_size: int = MAX_SIZE) -> Quicklook:
     return Quicklook(rgba=rgba, valid=valid, transform=transform, crs=crs)
 
 
-def write_png(quicklook: Quicklook, path: str | Path) -> Path:
-    """Write the quicklook as an RGBA PNG."""
+def save_png(pixels: np.ndarray, path: str | Path) -> Path:
+    """Write uint8 ``(rows, cols, 3 or 4)`` pixels as an RGB(A) PNG."""
     from PIL import Image
 
-    Image.fromarray(np.ascontiguousarray(quicklook.rgba)).save(path, format="PNG", compress_level=3)
+    Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", compress_level=3)
     return Path(path)
+
+
+def write_png(quicklook: Quicklook, path: str | Path) -> Path:
+    """Write the quicklook as an RGBA PNG."""
+    return save_png(quicklook.rgba, path)
