@@ -27,9 +27,9 @@ from .inference import infer
 from .models import Model, ModelCard, load_model
 
 if TYPE_CHECKING:
-    from .publish import Published, super_resolve_to
     from .pipeline import RunResult, super_resolve
     from .products import Product, ProductInfo, open_product
+    from .publish import Published, super_resolve_to
 
 # The GDAL side (products, pipeline: rasterio) loads on first use, so that the openEO UDF's
 # worker (s2sr.udf.worker: models + inference) imports without rasterio on a back-end.

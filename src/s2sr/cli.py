@@ -87,8 +87,8 @@ def run(
     """
     from .cli_inputs import resolve_inputs
     from .models import load_model
-    from .publish import Published, super_resolve_to
     from .products import Product
+    from .publish import Published, super_resolve_to
 
     setup_logging(verbose)
     inputs = guarded(PROG, verbose, lambda: resolve_inputs(

@@ -43,6 +43,7 @@ from .inference import infer
 from .metrics import DEFAULT_MTF, block_mean, degrade, l1_reflectance, psnr, spectral_angle, ssim
 from .models import Model, ModelCard, load_model
 from .models.graphs import resize_model
+from .models.runtime import RuntimeOptions, create_session
 from .products import BandReader, Product, open_product
 from .tiling import Roi, plan_tiles
 
@@ -57,13 +58,7 @@ DEFAULT_MAX_SIZE = 1024
 
 def bicubic_model(card: ModelCard, *, threads: int | None = None) -> Model:
     """The built-in bicubic operation (ONNX Resize cubic) for ``card``'s bands, factor and tiling."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    if threads:
-        so.intra_op_num_threads = int(threads)
-    session = ort.InferenceSession(resize_model(len(card.bands), card.factor, mode="cubic"), sess_options=so,
-                                   providers=["CPUExecutionProvider"])
+    session = create_session(resize_model(len(card.bands), card.factor, mode="cubic"), RuntimeOptions(threads=threads))
     bic_card = replace(card, name="bicubic", description="bicubic baseline", card_path=None,
                        onnx_path=Path("bicubic.onnx"))
     return Model(card=bic_card, session=session, providers=tuple(session.get_providers()))

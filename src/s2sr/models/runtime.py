@@ -70,6 +70,21 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def create_session(model: str | bytes, options: RuntimeOptions) -> ort.InferenceSession:
+    """An ONNX Runtime session for a model file path or serialized bytes, with ``options``
+    (intra-op threads; CUDA when asked and available, else CPU with a log line)."""
+    so = ort.SessionOptions()
+    if options.threads:
+        so.intra_op_num_threads = int(options.threads)
+        so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    providers = _providers(options.gpu)
+    session = ort.InferenceSession(model, sess_options=so, providers=providers)
+    if "CUDAExecutionProvider" in providers and "CUDAExecutionProvider" not in session.get_providers():
+        log.warning("CUDA could not be initialised; running on CPU")
+    return session
+
+
 def open_model(card: ModelCard, options: RuntimeOptions | None = None) -> Model:
     """Create the ONNX Runtime session for ``card`` and check the ONNX file matches it.
 
@@ -83,20 +98,12 @@ def open_model(card: ModelCard, options: RuntimeOptions | None = None) -> Model:
             f"ONNX file {path} named by the model card not found",
             hint="put the .onnx file beside its card, as the card's 'model' key says",
         )
-    so = ort.SessionOptions()
-    if opts.threads:
-        so.intra_op_num_threads = int(opts.threads)
-        so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    providers = _providers(opts.gpu)
     try:
-        session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        session = create_session(str(path), opts)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX file {path} cannot be loaded: {first}") from None
     used = tuple(session.get_providers())
-    if opts.gpu and "CUDAExecutionProvider" in providers and "CUDAExecutionProvider" not in used:
-        log.warning("CUDA could not be initialised; running on CPU")
     model = Model(card=card, session=session, providers=used, sha256=file_sha256(path))
     _validate(model)
     log.info("model %s (%s), providers %s", model.name, path, ", ".join(used))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ..errors import ProductError
 from .base import BandSource, Product, ProductInfo
-from .reader import BandReader
 from .detect import detect_kind
 from .harmonise import Harmonisation
+from .reader import BandReader
 from .safe import EXPECTED as SAFE_EXPECTED
 from .safe import SafeProduct
 from .stac import StacProduct

@@ -20,7 +20,6 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
-
 from ..bands import BANDS, canonical
 from ..errors import ProductError
 from .base import BandSource, Product, ProductInfo
