@@ -1,0 +1,115 @@
+"""Faults while running: out of space, out of inodes, read-only outputs, models that emit
+non-finite values or fail at run time.  One line, documented exit code, nothing partial visible,
+and a clean rerun once the fault is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from . import harness as h
+from .conftest import ITEM_ID
+
+needs_mount = pytest.mark.skipif(h.can_mount() is not None, reason=h.can_mount() or "")
+
+
+# -- 6: disk full ---------------------------------------------------------------------------------------
+@needs_mount
+@pytest.mark.parametrize("size", ["24k", "96k"], ids=["during-tiles", "during-cog"])
+def test_disk_full_says_no_space_left(product: Path, model: Path, tmp_path: Path, size: str) -> None:
+    with h.tmpfs(tmp_path / "small", size=size) as mnt:
+        dest = mnt / "out"
+        res = h.run("run", product, "-m", model, "-o", dest)
+        h.assert_one_error(res, 1, "no space left")
+        h.assert_nothing_published(dest)
+        h.assert_no_staging_left(dest / ".s2sr-staging")
+        subprocess.run(["mount", "-o", "remount,size=16m", str(mnt)], check=True)
+        res = h.run("run", product, "-m", model, "-o", dest)
+        assert res.rc == 0, res.describe()
+        h.assert_published(dest)
+
+
+# -- 5 (local): out of inodes midway through publishing leaves nothing visible ----------------------------
+@needs_mount
+def test_out_of_inodes_at_every_step_leaves_nothing_half_published(product: Path, model: Path, tmp_path: Path) -> None:
+    """Each inode budget stops the run at another step (staging, COG, quicklook, card, item,
+    collection): every run either publishes all or shows nothing."""
+    failed = 0
+    for inodes in range(5, 13):
+        with h.tmpfs(tmp_path / f"ino{inodes}", size="4m", inodes=inodes) as mnt:
+            dest = mnt / "out"
+            res = h.run("run", product, "-m", model, "-o", dest)
+            if res.rc == 0:
+                h.assert_published(dest)
+                continue
+            failed += 1
+            h.assert_one_error(res, 1, "no space left")
+            h.assert_nothing_published(dest)
+            subprocess.run(["mount", "-o", "remount,nr_inodes=64", str(mnt)], check=True)
+            res = h.run("run", product, "-m", model, "-o", dest)
+            assert res.rc == 0, res.describe()
+            h.assert_published(dest)
+    assert failed >= 3, "the inode budgets no longer reach the publishing steps; lower them"
+
+
+def test_read_only_destination(product: Path, model: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "ro"
+    dest.mkdir()
+    if os.geteuid() == 0:
+        # root ignores permission bits: a read-only bind mount is the real thing
+        proc = subprocess.run(["mount", "--bind", "-o", "ro", str(dest), str(dest)], capture_output=True)
+        if proc.returncode:
+            pytest.skip("cannot make a read-only bind mount here")
+        try:
+            res = h.run("run", product, "-m", model, "-o", dest)
+        finally:
+            subprocess.run(["umount", str(dest)], check=True)
+    else:
+        dest.chmod(0o555)
+        res = h.run("run", product, "-m", model, "-o", dest)
+        dest.chmod(0o755)
+    h.assert_one_error(res, 2, "cannot be written")
+    h.assert_nothing_published(dest)
+    res = h.run("run", product, "-m", model, "-o", dest)
+    assert res.rc == 0, res.describe()
+    h.assert_published(dest)
+
+
+# -- 3: non-finite model output -------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["emits_inf", "emits_nan"])
+def test_non_finite_model_output_fails_naming_the_count(
+    product: Path, models: Path, model: Path, tmp_path: Path, name: str
+) -> None:
+    dest = tmp_path / "out"
+    res = h.run("run", product, "-m", models / f"{name}.yaml", "-o", dest)
+    line = h.assert_one_error(res, 1, "non-finite", name)
+    assert any(ch.isdigit() for ch in line), line  # names how many values
+    h.assert_nothing_published(dest)
+    h.assert_no_staging_left(dest / ".s2sr-staging")
+    res = h.run("run", product, "-m", model, "-o", dest)
+    assert res.rc == 0, res.describe()
+    coll = h.assert_published(dest)
+    item = json.loads((dest / "s2sr" / ITEM_ID / f"{ITEM_ID}.json").read_text())
+    with rasterio.open(item["assets"]["sisr"]["href"]) as ds:
+        data = ds.read()
+    assert np.all(data != ds.nodata) and data.max() < 32767  # finite, valid reflectance everywhere
+    assert coll["id"] == "s2sr"
+
+
+# -- 10: a model failing at run time: s2sr's line only, not ONNX Runtime's own log --------------------------
+def test_model_failing_at_run_time_one_line(product: Path, models: Path, model: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    res = h.run("run", product, "-m", models / "fails_at_run_time.yaml", "-o", dest)
+    line = h.assert_one_error(res, 1, "fails_at_run_time")
+    assert "onnxruntime" not in res.err.lower() or line.count("onnxruntime") == res.err.lower().count("onnxruntime")
+    assert "\x1b[" not in res.err  # no coloured log line
+    h.assert_nothing_published(dest)
+    res = h.run("run", product, "-m", model, "-o", dest)
+    assert res.rc == 0, res.describe()
+    h.assert_published(dest)
