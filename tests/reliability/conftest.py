@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from s2sr.bands import GROUP_10M, GROUP_20M
-from s2sr.demo import synthetic_pixels, write_theia_product
-from s2sr.models.graphs import resize_model, write_model
+from s2sr.testing import resize_model, synthetic_pixels, write_model, write_theia_product
 
 from . import harness
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .._s3_support import ACCESS_KEY, SECRET_KEY, SeaweedS3, aws_env
+from s2sr.testing.servers import SECRET_KEY, SeaweedS3, aws_env
 from . import harness as h
 from .conftest import ITEM_ID
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .._s3_support import SECRET_KEY, SeaweedS3, aws_env
+from s2sr.testing.servers import SECRET_KEY, SeaweedS3, aws_env
 from . import harness as h
 
 
