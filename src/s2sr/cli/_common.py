@@ -3,8 +3,12 @@ error boundary that turns any failure into one line and an exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,14 +16,15 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import S2SRError
+from ..errors import Interrupted, S2SRError, interruption_state
 
 PROG = "s2sr"
 
-#: Exit codes (documented in the README): bad input, other failure, interrupted (SIGINT).
+#: Exit codes (documented in the README): bad input, other failure, interrupted (SIGINT, SIGTERM).
 EXIT_USER_ERROR = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,8 +52,48 @@ def setup_logging(verbosity: int) -> None:
 
 def _set_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> int:
     ctx.find_root().meta[_VERBOSITY_KEY] = value
+    quiet_native_stderr(value < 2)
     setup_logging(value)
     return value
+
+
+_saved_stderr: tuple[int, object] | None = None
+
+
+def quiet_native_stderr(quiet: bool) -> None:
+    """Keep what native libraries print straight to file descriptor 2 (libtiff's "No space left
+    on device." lines, GDAL's "ERROR 1:" lines from worker threads, ONNX Runtime's log) off the
+    terminal unless -vv: s2sr reports every failure itself, in one line.  Python's ``sys.stderr``
+    keeps writing to the real stderr.  Only in a real process (fd 2 behind ``sys.stderr``)."""
+    global _saved_stderr
+    if not quiet or _saved_stderr is not None:
+        return
+    try:
+        if sys.stderr is None or sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):  # replaced by a test runner
+        return
+    sys.stderr.flush()
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    _saved_stderr = (real, sys.stderr)
+    sys.stderr = open(real, "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None) or "utf-8",  # noqa: SIM115
+                      errors="backslashreplace", closefd=False)
+
+
+def restore_native_stderr() -> None:
+    global _saved_stderr
+    if _saved_stderr is None:
+        return
+    real, old = _saved_stderr
+    _saved_stderr = None
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    os.dup2(real, 2)
+    os.close(real)
+    sys.stderr = old  # type: ignore[assignment]
 
 
 def verbose_option(f: F) -> F:
@@ -87,8 +132,9 @@ def report(prog: str, exc: BaseException, verbosity: int) -> int:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
-        print(f"{prog}: interrupted; no output was published", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
+        print(f"{prog}: interrupted ({name}); {interruption_state(exc)}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     print(f"{prog}: internal error: {type(exc).__name__}: {text} (rerun with -vv for details)", file=sys.stderr)
     return EXIT_FAILURE
@@ -98,11 +144,29 @@ def report(prog: str, exc: BaseException, verbosity: int) -> int:
 def error_boundary(prog: str, verbosity: Callable[[], int]) -> Iterator[None]:
     """The one place where failures become one line and an exit code (``SystemExit``).
 
-    click's own exits (usage errors, ``--help``, ``ctx.exit``) pass through unchanged.
+    click's own exits (usage errors, ``--help``, ``ctx.exit``) pass through unchanged.  SIGTERM
+    (how containers and batch engines stop work) is handled like SIGINT: :class:`Interrupted` is
+    raised where the program is, every clean-up runs (staging folders, unfinished uploads), and
+    the exit code is 143 (130 for SIGINT).
     """
+    handlers = _install_signal_handlers()
     try:
         yield
     except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
         raise
     except (Exception, KeyboardInterrupt) as exc:
         raise SystemExit(report(prog, exc, verbosity())) from None
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        restore_native_stderr()
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}

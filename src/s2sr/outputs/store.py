@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -254,6 +255,21 @@ class Store:
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"reading {key}") from None
 
+    def item_keys(self, folder: str) -> list[str]:
+        """The keys ``FOLDER/ID/ID.json`` (the STAC items of a collection folder)."""
+        base = self.path(folder)
+        try:
+            self.fs.invalidate_cache(base)
+            found = self.fs.glob(f"{base}/*/*.json")
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"listing the items under {folder}") from None
+        keys = []
+        for f in found:
+            parts = str(f).rstrip("/").rsplit("/", 2)
+            if len(parts) == 3 and parts[2] == f"{parts[1]}.json":
+                keys.append(f"{folder.strip('/')}/{parts[1]}/{parts[2]}")
+        return sorted(keys)
+
     def exists(self, key: str) -> bool:
         try:
             return bool(self.fs.exists(self.path(key)))
@@ -368,10 +384,20 @@ class Store:
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"removing {key}") from None
 
-    def remove_stray(self, prefix: str) -> int:
-        """Delete every object under ``prefix`` (and abort unfinished S3 multipart uploads there)."""
+    def copy(self, src: str, dest: str) -> None:
+        """Copy the object at ``src`` to ``dest`` within the store (server-side on object stores)."""
+        try:
+            self._retry_transient(lambda: self.fs.copy(self.path(src), self.path(dest)), dest)
+            self.fs.invalidate_cache(self.path(dest))
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"copying {src} to {dest}") from None
+
+    def remove_stray(self, prefix: str, keep: Collection[str] = ()) -> int:
+        """Delete every object under ``prefix`` but the keys in ``keep`` (and abort unfinished S3
+        multipart uploads there)."""
         n = 0
         path = self.path(prefix)
+        kept = {self.path(k) for k in keep}
         try:
             if self.protocol == "s3":
                 bucket, k = path.split("/", 1)
@@ -381,11 +407,11 @@ class Store:
                     n += 1
             self.fs.invalidate_cache(path)
             if self.fs.exists(path):
-                found = self.fs.find(path)
+                found = [f for f in self.fs.find(path) if f.rstrip("/") not in kept]
                 if found:
                     n += len(found)
                     self.fs.rm(found)
-                if self.is_local:
+                if self.is_local and not kept:
                     shutil.rmtree(path, ignore_errors=True)
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"removing leftovers under {prefix}") from None
