@@ -16,6 +16,8 @@ from .card import ModelCard
 log = logging.getLogger(__name__)
 
 INPUT_NAME = "input"
+_QUIET_RUN = ort.RunOptions()
+_QUIET_RUN.log_severity_level = 4  # ONNX Runtime's own error log line stays off stderr
 _PROBE_SIZE = 32  # input pixels per side of the dummy tile used to validate a model
 
 
@@ -44,7 +46,7 @@ class Model:
         """Run the network on ``[b, c, h, w]`` float32 (no NaN); return ``[b, c, h·f, w·f]``."""
         x = np.ascontiguousarray(batch, dtype=np.float32)
         try:
-            (y,) = self.session.run(None, {INPUT_NAME: x})[:1]
+            (y,) = self.session.run(None, {INPUT_NAME: x}, _QUIET_RUN)[:1]
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ProcessingError(f"inference failed in model {self.name}: {exc}") from exc
         return np.asarray(y, dtype=np.float32)
@@ -77,7 +79,7 @@ def create_session(model: str | bytes, options: RuntimeOptions) -> ort.Inference
     if options.threads:
         so.intra_op_num_threads = int(options.threads)
         so.inter_op_num_threads = 1
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # fatal only: a failing run is reported by s2sr, in one line
     providers = _providers(options.gpu)
     session = ort.InferenceSession(model, sess_options=so, providers=providers)
     if "CUDAExecutionProvider" in providers and "CUDAExecutionProvider" not in session.get_providers():
