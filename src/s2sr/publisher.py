@@ -179,6 +179,9 @@ def publish(
     except KeyboardInterrupt as exc:
         _note_state(exc, f"item {item_url} is published but not yet listed in {coll_url}; rerun to add it")
         raise
+    except Exception:
+        placement.rollback()  # no item outside its collection: a failed run shows nothing
+        raise
     timings["collection"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     log.info("published item %s in collection %s", item_url, coll_url)

@@ -4,6 +4,7 @@ error boundary that turns any failure into one line and an exit code."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -135,6 +136,11 @@ def report(prog: str, exc: BaseException, verbosity: int) -> int:
         name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
         print(f"{prog}: interrupted ({name}); {interruption_state(exc)}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"{prog}: error: no space left on device{where}; free space (or inodes) there, then rerun",
+              file=sys.stderr)
+        return EXIT_FAILURE
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     print(f"{prog}: internal error: {type(exc).__name__}: {text} (rerun with -vv for details)", file=sys.stderr)
     return EXIT_FAILURE

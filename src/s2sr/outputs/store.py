@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import fsspec
 
 from ..errors import OutputError, ProcessingError
+from .space import is_no_space, no_space_error
 from .staging import STAGING_DIR, staging_dir
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,8 @@ class Store:
             )
         if code:
             return ProcessingError(f"the object store answered {code} while {action} at {where}")
+        if self.is_local and is_no_space(exc):
+            return no_space_error(self.root, exc) or ProcessingError(f"no space left on device at {where}")
         if isinstance(exc, OSError) and exc.strerror:
             return OutputError(f"destination {where} cannot be written: {exc.strerror} while {action}")
         return ProcessingError(f"{action} at {where} failed: {type(exc).__name__}")
@@ -315,6 +318,9 @@ class Store:
             self._retry_transient(lambda: self.fs.pipe_file(dest, data), key)
         except OSError as exc:
             if self.is_local:
+                full = no_space_error(dest, exc) if is_no_space(exc) else None
+                if full is not None:
+                    raise full from None
                 raise OutputError(f"destination {self.display} cannot be written: {exc.strerror}") from None
             raise self._error(exc, f"writing {key}") from None
         except Exception as exc:  # noqa: BLE001

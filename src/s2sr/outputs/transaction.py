@@ -41,6 +41,7 @@ class Placement:
         self._staged: dict[str, str] = {}  #: final name → temporary key (object stores)
         self.placed: list[str] = []  #: final keys written so far
         self.item_written = False
+        self._item_name = ""
 
     @property
     def tmp_dir(self) -> str:
@@ -67,6 +68,7 @@ class Placement:
                 self.store.put_file(path, final)
             else:
                 self.store.copy(self._staged[name], final)
+        self._item_name = item_name
         item_key = f"{self.item_dir}/{item_name}"
         if self.store.is_local:
             local = self.staging / item_name
@@ -87,6 +89,12 @@ class Placement:
                 log.info("removed %d file(s) of an unfinished publication under %s", len(self.placed),
                          self.store.url(self.item_dir))
         self._drop_tmp()
+
+    def rollback(self) -> None:
+        """Remove the item and every file placed (the collection could not list it)."""
+        self.item_written = False
+        self.placed.append(f"{self.item_dir}/{self._item_name}")
+        self.abort()
 
     def _drop_tmp(self) -> None:
         if self._staged:
