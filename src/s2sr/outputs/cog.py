@@ -24,7 +24,7 @@ from rasterio.windows import Window
 
 from ..errors import OutputError, ProcessingError
 from ..grid import Grid
-from .space import is_no_space, no_space_error
+from .space import FULL_BYTES, is_no_space, no_space_error, out_of_space
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ class CogWriter:
             rasterio.shutil.copy(self._staging, self._cog_tmp, driver="COG", **COG_OPTIONS)
         except _GDAL_ERRORS as exc:
             raise self._failed(exc) from None
+        if out_of_space(self.path.parent, FULL_BYTES):  # GDAL may not report a copy cut short at the end
+            raise no_space_error(self.path.parent, low=FULL_BYTES) or ProcessingError(f"no space left: {self.path}")
         os.replace(self._cog_tmp, self.path)
         self.finish_seconds = time.perf_counter() - t0
         log.info("wrote %s (COG finish %.2f s)", self.path, self.finish_seconds)

@@ -16,11 +16,14 @@ from ..errors import ProcessingError
 
 #: Below this many free bytes a failed write is put down to the space.
 LOW_SPACE_BYTES = 64 << 20
+#: Below this many free bytes after a write that reported no error, the write is taken as cut short.
+FULL_BYTES = 256 << 10
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
-def out_of_space(path: str | Path) -> str | None:
-    """Why the filesystem holding ``path`` cannot take more ("12 kB free", "no free inode"), or None."""
+def out_of_space(path: str | Path, low: int = LOW_SPACE_BYTES) -> str | None:
+    """Why the filesystem holding ``path`` cannot take more ("12 kB free", "no free inode"), or None
+    (below ``low`` free bytes counts as full)."""
     p = Path(path)
     while not p.exists() and p != p.parent:
         p = p.parent
@@ -31,7 +34,7 @@ def out_of_space(path: str | Path) -> str | None:
     if st.f_files and st.f_favail == 0:
         return "no free inode"
     free = st.f_bavail * st.f_frsize
-    if free < LOW_SPACE_BYTES:
+    if free < low:
         return f"{free // 1024} kB free"
     return None
 
@@ -40,9 +43,11 @@ def is_no_space(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS
 
 
-def no_space_error(path: str | Path, exc: BaseException | None = None) -> ProcessingError | None:
+def no_space_error(
+    path: str | Path, exc: BaseException | None = None, low: int = LOW_SPACE_BYTES
+) -> ProcessingError | None:
     """A one-line "no space left" error for a failed write under ``path``, or None if space is not why."""
-    why = out_of_space(path)
+    why = out_of_space(path, low)
     if why is None and not (exc is not None and is_no_space(exc)):
         return None
     return ProcessingError(
