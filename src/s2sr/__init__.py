@@ -9,49 +9,31 @@ The library API the CLI, the openEO UDF and the container all call::
     # COGs + a STAC item in a collection, on any fsspec destination (idempotent reruns)
     pub = s2sr.super_resolve_to("SENTINEL2A_….zip", "s3://bucket/prefix", model="bicubic")
     pub.item_url  # s3://bucket/prefix/s2sr/SENTINEL2A_…_5m/SENTINEL2A_…_5m.json
+
+Every name below loads on first use: ``import s2sr`` loads neither ONNX Runtime nor SciPy
+nor GDAL (rasterio), so the CLI starts fast and the openEO UDF's worker imports only what it
+runs.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 try:
     __version__ = version("s2sr")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from typing import TYPE_CHECKING, Any
-
-from .errors import InputError, ModelError, OutputError, ProcessingError, ProductError, RoiError, S2SRError
-from .inference import infer
-from .models import Model, ModelCard, load_model
-
 if TYPE_CHECKING:
+    from .errors import InputError, ModelError, OutputError, ProcessingError, ProductError, RoiError, S2SRError
+    from .inference import infer
+    from .models import Model, ModelCard, load_model
     from .pipeline import RunResult, super_resolve
     from .products import Product, ProductInfo, open_product
     from .publish import Published, super_resolve_to
-
-# The GDAL side (products, pipeline: rasterio) loads on first use, so that the openEO UDF's
-# worker (s2sr.udf.worker: models + inference) imports without rasterio on a back-end.
-_LAZY = {
-    "RunResult": "pipeline",
-    "super_resolve": "pipeline",
-    "Published": "publish",
-    "super_resolve_to": "publish",
-    "Product": "products",
-    "ProductInfo": "products",
-    "open_product": "products",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "InputError",
@@ -74,3 +56,34 @@ __all__ = [
     "super_resolve",
     "super_resolve_to",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    # errors
+    "InputError": "errors",
+    "ModelError": "errors",
+    "OutputError": "errors",
+    "ProcessingError": "errors",
+    "ProductError": "errors",
+    "RoiError": "errors",
+    "S2SRError": "errors",
+    "UserError": "errors",
+    # models and inference
+    "Model": "models",
+    "ModelCard": "models",
+    "load_model": "models",
+    "infer": "inference",
+    # products
+    "Product": "products",
+    "ProductInfo": "products",
+    "open_product": "products",
+    # planning and running (plan_run, RunOptions, RunPlan, write_cogs, publish: see issue #9;
+    # a name whose module does not define it yet raises AttributeError like any missing name)
+    "RunOptions": "plan",
+    "RunPlan": "plan",
+    "plan_run": "plan",
+    "RunResult": "pipeline",
+    "super_resolve": "pipeline",
+    "write_cogs": "pipeline",
+    "Published": "publish",
+    "publish": "publish",
+    "super_resolve_to": "publish",
+})
