@@ -22,7 +22,7 @@ from s2sr.outputs.stac import merge_collection
 from s2sr.outputs.staging import STAGING_DIR
 from s2sr.outputs.store import Store
 from s2sr.outputs.thumbnail import read_quicklook
-from s2sr.publish import super_resolve_to, update_collection
+from s2sr.publisher import super_resolve_to, update_collection
 
 from ._stac_validate import validate_stac
 from .conftest import NODATA_COLS

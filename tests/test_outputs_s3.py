@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from rasterio.session import AWSSession
 
 from s2sr.cli import main as s2sr_main
-from s2sr.publish import update_collection
+from s2sr.publisher import update_collection
 from s2sr.outputs.stac import FsspecStacIO
 from s2sr.outputs.store import Store
 

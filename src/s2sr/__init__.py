@@ -3,12 +3,14 @@
 The library API the CLI, the openEO UDF and the container all call::
 
     import s2sr
-    result = s2sr.super_resolve("SENTINEL2A_…_L2A_T31TCJ_C_V3-1.zip", "out/", model="bicubic")
+    result = s2sr.write_cogs("SENTINEL2A_…_L2A_T31TCJ_C_V3-1.zip", "out/", model="bicubic")
     result.sisr   # Path of the Cloud-Optimized GeoTIFF
 
     # COGs + a STAC item in a collection, on any fsspec destination (idempotent reruns)
-    pub = s2sr.super_resolve_to("SENTINEL2A_….zip", "s3://bucket/prefix", model="bicubic")
+    pub = s2sr.publish("SENTINEL2A_….zip", "s3://bucket/prefix", model="bicubic")
     pub.item_url  # s3://bucket/prefix/s2sr/SENTINEL2A_…_5m/SENTINEL2A_…_5m.json
+
+``super_resolve`` and ``super_resolve_to`` are the old names of ``write_cogs`` and ``publish``.
 
 Every name below loads on first use: ``import s2sr`` loads neither ONNX Runtime nor SciPy
 nor GDAL (rasterio), so the CLI starts fast and the openEO UDF's worker imports only what it
@@ -28,12 +30,22 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:
-    from .errors import InputError, ModelError, OutputError, ProcessingError, ProductError, RoiError, S2SRError
+    from .errors import (
+        InputError,
+        ModelError,
+        OutputError,
+        ProcessingError,
+        ProductError,
+        RoiError,
+        S2SRError,
+        UserError,
+    )
     from .inference import infer
     from .models import Model, ModelCard, load_model
-    from .pipeline import RunResult, super_resolve
+    from .pipeline import RunResult, super_resolve, write_cogs
+    from .plan import RunOptions, RunPlan, plan_run
     from .products import Product, ProductInfo, open_product
-    from .publish import Published, super_resolve_to
+    from .publisher import Published, publish, super_resolve_to
 
 __all__ = [
     "InputError",
@@ -47,14 +59,20 @@ __all__ = [
     "ProductInfo",
     "Published",
     "RoiError",
+    "RunOptions",
+    "RunPlan",
     "RunResult",
     "S2SRError",
+    "UserError",
     "__version__",
     "infer",
     "load_model",
     "open_product",
+    "plan_run",
+    "publish",
     "super_resolve",
     "super_resolve_to",
+    "write_cogs",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, {
     # errors
@@ -75,15 +93,14 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "Product": "products",
     "ProductInfo": "products",
     "open_product": "products",
-    # planning and running (plan_run, RunOptions, RunPlan, write_cogs, publish: see issue #9;
-    # a name whose module does not define it yet raises AttributeError like any missing name)
+    # planning and running
     "RunOptions": "plan",
     "RunPlan": "plan",
     "plan_run": "plan",
     "RunResult": "pipeline",
     "super_resolve": "pipeline",
     "write_cogs": "pipeline",
-    "Published": "publish",
-    "publish": "publish",
-    "super_resolve_to": "publish",
+    "Published": "publisher",
+    "publish": "publisher",
+    "super_resolve_to": "publisher",
 })
