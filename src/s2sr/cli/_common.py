@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import Interrupted, S2SRError, interruption_state
+from ..remote.aws import redact_url
 
 PROG = "s2sr"
 
@@ -41,6 +42,8 @@ def setup_logging(verbosity: int) -> None:
         datefmt="%Y-%m-%d %H:%M:%S",
         force=True,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_REDACT)
     logging.getLogger("rasterio").setLevel(max(level, logging.WARNING))
     # GDAL's own warnings (e.g. the HTTP status of a refused remote read) come back as one s2sr error
     logging.getLogger("rasterio._env").setLevel(logging.ERROR if verbosity <= 0 else level)
@@ -49,6 +52,20 @@ def setup_logging(verbosity: int) -> None:
     for name in ("botocore", "aiobotocore", "boto3", "s3fs", "fsspec"):
         logging.getLogger(name).setLevel(max(level, logging.INFO))
     logging.getLogger("urllib3").setLevel(logging.INFO if verbosity >= 2 else logging.ERROR)
+
+
+class _Redact(logging.Filter):
+    """No credentials that ride in URLs in any log line (``http://user:password@…``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact_url(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+_REDACT = _Redact()
 
 
 def _set_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> int:
@@ -128,9 +145,9 @@ class TqdmProgress:
 def report(prog: str, exc: BaseException, verbosity: int) -> int:
     """Print ``exc`` as one line on stderr (with its traceback at -vv); return the exit code."""
     if verbosity >= 2:
-        traceback.print_exception(exc)
+        print(redact_url("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
     if isinstance(exc, S2SRError):
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(redact_url(f"{prog}: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
@@ -141,7 +158,7 @@ def report(prog: str, exc: BaseException, verbosity: int) -> int:
         print(f"{prog}: error: no space left on device{where}; free space (or inodes) there, then rerun",
               file=sys.stderr)
         return EXIT_FAILURE
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = redact_url(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
     print(f"{prog}: internal error: {type(exc).__name__}: {text} (rerun with -vv for details)", file=sys.stderr)
     return EXIT_FAILURE
 

@@ -60,6 +60,8 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
 @click.option("--s3-endpoint", default=None, metavar="URL",
               help="S3-compatible endpoint (default: AWS_ENDPOINT_URL or AWS). Credentials: standard AWS variables.")
 @click.option("--create-bucket", is_flag=True, help="Create the s3:// bucket if it does not exist.")
+@click.option("--allow-local-assets", is_flag=True,
+              help="Let a remote STAC item name local files or GDAL /vsi paths (refused by default).")
 @search_options
 @verbose_option
 def run(
@@ -107,4 +109,5 @@ def run(
         click.echo(f"{pub.item_url}  (STAC item, in {pub.collection_url})")
 
 
-_SEARCH_KEYS = ("stac_api", "collections", "ids", "bbox", "datetime_", "max_cloud", "max_items", "require")
+_SEARCH_KEYS = ("stac_api", "collections", "ids", "bbox", "datetime_", "max_cloud", "max_items", "require",
+                "allow_local_assets")

@@ -23,11 +23,12 @@ environment themselves; what is built here holds only endpoints, regions and swi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlsplit, urlunsplit
+from urllib.parse import urlparse
 
 from ..errors import CredentialsError
 
@@ -52,15 +53,14 @@ def credentials_hint(verb: str = "set", *, public_read: bool = False) -> str:
     return text
 
 
+#: ``scheme://user:password@`` (or ``scheme://token@``) inside any text.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+
+
 def redact_url(url: str) -> str:
-    """``url`` without any user:password part (never print credentials that ride in a URL)."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
+    """``url`` (or any text holding URLs) without the ``user:password@`` part of any URL: the one
+    redaction of credentials that ride in URLs, for errors, logs and STAC documents alike."""
+    return _URL_CREDENTIALS.sub(r"\g<scheme>", str(url))
 
 
 @dataclass(frozen=True)
