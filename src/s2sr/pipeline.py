@@ -20,6 +20,7 @@ import numpy as np
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from . import interrupt
 from .grid import Grid
 from .inference import infer
 from .models import Model, ModelCard
@@ -144,6 +145,7 @@ def _run_model(
     bar = progress(len(plan), "super-resolution") if progress else _NoProgress()
 
     def read(reader: BandReader, tile: Tile) -> np.ndarray:
+        interrupt.check()
         t0 = time.perf_counter()
         data = reader.read(tile.read)
         timings["read"] += time.perf_counter() - t0
@@ -163,6 +165,7 @@ def _run_model(
         ):
             pending: deque[Future[None]] = deque()
             for tile, fut in _prefetch(plan, lambda t: read_pool.submit(read, reader, t), depth=2):
+                interrupt.check()  # a signal swallowed by native code stops the run here
                 window = fut.result()
                 t0 = time.perf_counter()
                 y = infer(mdl, window)

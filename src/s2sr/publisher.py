@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from . import interrupt
 from .defaults import DEFAULT_COLLECTION
 from .errors import Interrupted, OutputError, ProcessingError, S2SRError
 from .models import Model, ModelCard
@@ -163,6 +164,7 @@ def publish(
                                       hint="pass --overwrite to replace it")
             if now is not None:
                 store.remove(item_key)  # no consumer may see the old item while its assets change
+            interrupt.check()
             placement.commit(f"{item_id}.json", _json_bytes(item))
         except BaseException:
             placement.abort()

@@ -138,11 +138,13 @@ def spawn(*args: str | Path, env: dict[str, str] | None = None) -> Spawned:
     return Spawned(args, env)
 
 
-def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition", proc: Spawned | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
+        if proc is not None and proc.proc.poll() is not None:
+            raise AssertionError(f"the run ended before {what}:\n{proc.wait().describe()}")
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 

@@ -19,10 +19,10 @@ SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 SIG_IDS = ["SIGINT", "SIGTERM"]
 
 
-def _item_over_http(product: Path, srv: h.HttpServer) -> str:
-    item = h.stac_item_for(product, "S2A_33UUB_20170527_0_L2A", lambda f: f"{srv.url}/{product.name}/{f.name}")
+def _item_over_http(product: Path, items: h.HttpServer, bands: h.HttpServer) -> str:
+    item = h.stac_item_for(product, "S2A_33UUB_20170527_0_L2A", lambda f: f"{bands.url}/{product.name}/{f.name}")
     (product.parent / "item.json").write_text(json.dumps(item))
-    return f"{srv.url}/item.json"
+    return f"{items.url}/item.json"
 
 
 # -- 9: SIGINT and SIGTERM while processing (local destination) ------------------------------------------
@@ -30,16 +30,17 @@ def _item_over_http(product: Path, srv: h.HttpServer) -> str:
 def test_signal_while_processing(product: Path, model: Path, tmp_path: Path, sig: int, code: int) -> None:
     dest = tmp_path / "out"
     staging = dest / ".s2sr-staging"
-    with h.http_server(product.parent) as srv:
-        url = _item_over_http(product, srv)
+    with h.http_server(product.parent) as items, h.http_server(product.parent) as srv:
+        url = _item_over_http(product, items, srv)
         # B2 answers (the checks pass, the run starts), every other band hangs: the run is mid-read
         srv.stall(60, unless="_B2.")
-        p = h.spawn("run", url, "-m", model, "-o", dest, env={"S2SR_HTTP_TIMEOUT": "60"})
+        # a read stuck inside GDAL returns to Python within the HTTP timeout; the signal acts then
+        p = h.spawn("run", url, "-m", model, "-o", dest, env={"S2SR_HTTP_TIMEOUT": "8", "S2SR_HTTP_RETRIES": "2"})
         try:
-            h.wait_for(lambda: any(staging.glob("run-*/owner.json")), what="the run's staging folder")
-            h.wait_for(lambda: len(srv.requests) > 2, what="band reads")
+            h.wait_for(lambda: any(staging.glob("run-*/owner.json")), what="the run's staging folder", proc=p)
+            h.wait_for(lambda: len(srv.requests) > 2, what="band reads", proc=p)
             p.signal(sig)
-            res = p.wait(timeout=30)
+            res = p.wait(timeout=60)
         finally:
             if p.proc.poll() is None:
                 p.kill()
@@ -94,7 +95,7 @@ def test_signal_during_s3_upload(s3: tuple[SeaweedS3, h.StallProxy], product: Pa
     proxy.stall_on(b"_sisr.tif")
     p = h.spawn("run", product, "-m", model, "-o", f"s3://{bucket}", env=env)
     try:
-        assert proxy.stalled.wait(60), "the upload never started"
+        h.wait_for(proxy.stalled.is_set, 60, "the upload", proc=p)
         p.signal(sig)
         res = p.wait(timeout=60)
     finally:
@@ -125,7 +126,7 @@ def test_signal_before_the_collection_update_says_so_and_rerun_repairs(
     proxy.stall_on(f"PUT /{bucket}/s2sr/collection.json".encode())
     p = h.spawn("run", product, "-m", model, "-o", f"s3://{bucket}", env=env)
     try:
-        assert proxy.stalled.wait(60), "the collection update never started"
+        h.wait_for(proxy.stalled.is_set, 60, "the collection update", proc=p)
         p.signal(signal.SIGINT)
         res = p.wait(timeout=60)
     finally:

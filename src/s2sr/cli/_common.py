@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .. import interrupt
 from ..errors import Interrupted, S2SRError, interruption_state
 from ..remote.aws import redact_url
 
@@ -173,20 +174,54 @@ def error_boundary(prog: str, verbosity: Callable[[], int]) -> Iterator[None]:
     the exit code is 143 (130 for SIGINT).
     """
     handlers = _install_signal_handlers()
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable(unraisable)
+    interrupt.clear()
     try:
         yield
+        signum = interrupt.received()
+        if signum is not None:  # swallowed by native code, and the run finished anyway
+            exc = Interrupted(signum, "the run had finished: its outputs are complete")
+            raise SystemExit(report(prog, exc, verbosity()))
     except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
         raise
     except (Exception, KeyboardInterrupt) as exc:
+        signum = interrupt.received()
+        if signum is not None and not isinstance(exc, Interrupted):
+            # the failure came while stopping (a read cut short by the signal): report the signal
+            stopped = Interrupted(signum, interruption_state(exc) if isinstance(exc, KeyboardInterrupt) else
+                                  "no output was published")
+            raise SystemExit(report(prog, stopped, verbosity())) from None
         raise SystemExit(report(prog, exc, verbosity())) from None
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = unraisable
         restore_native_stderr()
 
 
-def _raise_interrupted(signum: int, _frame: object) -> None:
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    interrupt.noted(signum)
+    f = frame
+    while f is not None:
+        # in a log call (GDAL's messages reach logging from a native callback, which would print
+        # and swallow the exception): only noted, the run stops at its next check
+        if f.f_code.co_filename == logging.__file__:
+            return
+        f = f.f_back
     raise Interrupted(signum)
+
+
+def _quiet_unraisable(default: Any) -> Any:
+    """An interruption swallowed inside a native callback is not reported as "Exception ignored"
+    (:mod:`s2sr.interrupt` keeps it and the run stops at the next check)."""
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        default(unraisable)
+
+    return hook
 
 
 def _install_signal_handlers() -> dict[int, Any]:
