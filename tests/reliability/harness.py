@@ -67,7 +67,7 @@ class Result:
         return f"$ s2sr {' '.join(self.args)}\nrc={self.rc}\n--- stdout\n{self.out}--- stderr\n{self.err}"
 
 
-def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def base_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S2SR_", "GDAL_", "CPL_"))}
     env.update(ENV_SECRETS)
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -77,8 +77,11 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("S2SR_HTTP_TIMEOUT", "3")
     env.setdefault("S2SR_HTTP_RETRIES", "1")
     env.setdefault("S2SR_HTTP_BACKOFF", "0.1")
-    if extra:
-        env.update(extra)
+    for k, v in (extra or {}).items():
+        if v is None:
+            env.pop(k, None)  # None: unset
+        else:
+            env[k] = v
     return env
 
 
@@ -102,7 +105,7 @@ def _record(args: Sequence[str | Path], text: str) -> None:
                 DESTINATIONS.append(Path(dest))
 
 
-def run(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None) -> Result:
+def run(*args: str | Path, env: dict[str, str | None] | None = None, timeout: float = 120, cwd: Path | None = None) -> Result:
     """Run ``s2sr ARGS`` to completion."""
     proc = subprocess.run(_command(args), capture_output=True, text=True, env=base_env(env), timeout=timeout,
                           cwd=cwd)
@@ -114,7 +117,7 @@ def run(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 1
 class Spawned:
     """A running ``s2sr`` command, for signals."""
 
-    def __init__(self, args: Sequence[str | Path], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: Sequence[str | Path], env: dict[str, str | None] | None = None) -> None:
         self.args = tuple(str(a) for a in args)
         self.proc = subprocess.Popen(_command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=base_env(env))
@@ -134,7 +137,7 @@ class Spawned:
         self.proc.communicate()
 
 
-def spawn(*args: str | Path, env: dict[str, str] | None = None) -> Spawned:
+def spawn(*args: str | Path, env: dict[str, str | None] | None = None) -> Spawned:
     return Spawned(args, env)
 
 

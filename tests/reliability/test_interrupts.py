@@ -66,8 +66,8 @@ def s3(s3_server: SeaweedS3) -> Iterator[tuple[SeaweedS3, h.StallProxy]]:
         proxy.close()
 
 
-def _s3_env(proxy: h.StallProxy, tmp: Path) -> dict[str, str]:
-    env = aws_env(proxy.endpoint)
+def _s3_env(proxy: h.StallProxy, tmp: Path) -> dict[str, str | None]:
+    env: dict[str, str | None] = {**aws_env(proxy.endpoint), "AWS_SESSION_TOKEN": None}
     env["TMPDIR"] = str(tmp)  # the staging folder of an S3 run: checked empty afterwards
     return env
 
@@ -105,13 +105,13 @@ def test_signal_during_s3_upload(s3: tuple[SeaweedS3, h.StallProxy], product: Pa
     h.assert_one_error(res, code, "interrupted", "no output was published")
     left = _objects(server, bucket)
     assert not left, f"objects left visible: {left}"
-    h.assert_no_staging_left(tmp)
+    h.assert_no_staging_left(tmp / "s2sr-staging")
     res = h.run("run", product, "-m", model, "-o", f"s3://{bucket}", env=env)
     assert res.rc == 0, res.describe()
     names = {o.rsplit("/", 1)[-1] for o in _objects(server, bucket)}
     assert {f"{ITEM_ID}.json", f"{ITEM_ID}_sisr.tif", "collection.json"} <= names, names
     assert not any("tmp" in n for n in names), names
-    h.assert_no_staging_left(tmp)
+    h.assert_no_staging_left(tmp / "s2sr-staging")
 
 
 # -- 2: interrupted between the item and the collection ---------------------------------------------------
@@ -135,7 +135,7 @@ def test_signal_before_the_collection_update_says_so_and_rerun_repairs(
             p.kill()
     line = h.assert_one_error(res, 130, "interrupted", ITEM_ID, "collection")
     assert "no output was published" not in line
-    h.assert_no_staging_left(tmp)
+    h.assert_no_staging_left(tmp / "s2sr-staging")
     res = h.run("run", product, "-m", model, "-o", f"s3://{bucket}", env=env)
     assert res.rc == 0, res.describe()
     coll = json.loads(server.fs().cat_file(f"{bucket}/s2sr/collection.json"))

@@ -23,7 +23,7 @@ def test_s3_run_with_debug_logs_leaks_nothing(s3_server: SeaweedS3, product: Pat
     h.add_secret(SECRET_KEY)
     fs = s3_server.fs()
     fs.mkdir("rel-secrets")
-    env = aws_env(s3_server.endpoint)
+    env: dict[str, str | None] = {**aws_env(s3_server.endpoint), "AWS_SESSION_TOKEN": None}
     env["S2SR_TEST_PASSWORD"] = h.ENV_SECRETS["S2SR_TEST_PASSWORD"]
     res = h.run("run", product, "-m", model, "-o", "s3://rel-secrets", "-vv", env=env)
     assert res.rc == 0, res.describe()
