@@ -51,7 +51,14 @@ def test_url_credentials_in_a_failing_debug_run(product: Path, model: Path, tmp_
     assert not _leaks((res.out + res.err).encode()), res.describe()
 
 
-def test_sweep_everything_the_suite_produced() -> None:
+def test_sweep_everything_the_suite_produced(product: Path, model: Path, tmp_path: Path) -> None:
+    # one more output of this file's own: a run from an item behind a password, with -vv
+    item = h.stac_item_for(product, "S2A_33UUB_20170527_0_L2A", lambda f: f"{product.name}/{f.name}")
+    (product.parent / "item.json").write_text(json.dumps(item))
+    with h.http_server(product.parent, auth=f"{h.URL_USER}:{h.URL_PASSWORD}") as srv:
+        url = srv.url.replace("http://", f"http://{h.URL_USER}:{h.URL_PASSWORD}@") + "/item.json"
+        res = h.run("run", url, "-m", model, "-o", tmp_path / "out", "-vv")
+    assert res.rc == 0, res.describe()
     assert h.TRANSCRIPTS, "no command ran"
     for text in h.TRANSCRIPTS:
         assert not _leaks(text.encode()), text[-2000:]
