@@ -156,7 +156,9 @@ def test_graph_follows_the_design(convnet_card: Path) -> None:
     assert an["arguments"]["size"] == [{"dimension": d, "value": 248, "unit": "px"} for d in ("x", "y")]
     (udf,) = an["arguments"]["process"]["process_graph"].values()
     assert udf["process_id"] == "run_udf" and udf["arguments"]["udf"] == udf_code()
-    assert udf["arguments"]["context"] == {"model": "tmp/s2sr_model/convnet_x2.yaml", "nodata": 0}
+    # harmonised collection: no nodata replacement (0 and negative values are valid, nodata is NaN)
+    assert udf["arguments"]["context"] == {"model": "tmp/s2sr_model/convnet_x2.yaml"}
+    assert udf["arguments"]["runtime"] == "Python-Jep" and udf["arguments"]["version"] == "3.11"
     assert save["arguments"]["format"] == "GTiff" and save.get("result")
 
 
@@ -175,7 +177,7 @@ def test_built_in_model_is_named_not_shipped() -> None:
     pg = graph_of(s2oe.super_resolve(None, "bicubic", threads=2))
     an = next(n for n in pg.values() if n["process_id"] == "apply_neighborhood")
     (udf,) = an["arguments"]["process"]["process_graph"].values()
-    assert udf["arguments"]["context"] == {"model": "bicubic", "threads": 2, "nodata": 0}
+    assert udf["arguments"]["context"] == {"model": "bicubic", "threads": 2}
 
 
 def test_user_cube_is_used_as_given(convnet_card: Path) -> None:
@@ -213,6 +215,38 @@ def test_validator_catches_mistakes(convnet_card: Path, specs: dict[str, dict[st
 def test_too_small_window(convnet_card: Path) -> None:
     with pytest.raises(InputError, match="window 8 px is too small for model convnet_x2"):
         s2oe.super_resolve(None, convnet_card, window=8)
+    # the back-end refuses UDF windows under 4 px of size (geopysparkdatacube.apply_neighborhood)
+    with pytest.raises(InputError, match="window 11 px is too small"):
+        s2oe.super_resolution_cube(None, convnet_card, window=11)
+    assert s2oe.plan_neighborhood(ModelCard.from_file(convnet_card), 12).size == 4
+
+
+def test_names_of_the_builder() -> None:
+    assert s2oe.super_resolve is s2oe.super_resolution_cube is s2oe.build_graph
+
+
+@pytest.mark.parametrize("runtime", ["Python", "python", "Python-Jep2"])
+def test_only_the_jep_runtime(convnet_card: Path, runtime: str) -> None:
+    """Only Python-Jep rescales the layout after apply_metadata (Udf.scala callApplyMetadata)."""
+    with pytest.raises(InputError, match=f"cannot run with runtime '{runtime}'.*only for 'Python-Jep'"):
+        s2oe.super_resolution_cube(None, convnet_card, runtime=runtime)
+
+
+@pytest.mark.parametrize(("kw", "words"), [
+    ({"nodata": "auto"}, "nodata must be a number or None"),
+    ({"nodata": float("nan")}, "nodata must be a number or None"),
+    ({"threads": 0}, "threads must be a positive integer"),
+])
+def test_bad_context_values(convnet_card: Path, kw: dict[str, object], words: str) -> None:
+    with pytest.raises(InputError, match=words):
+        s2oe.super_resolution_cube(None, convnet_card, **kw)  # type: ignore[arg-type]
+
+
+def test_nodata_when_asked(convnet_card: Path) -> None:
+    pg = graph_of(s2oe.super_resolution_cube(None, convnet_card, nodata=0))
+    an = next(n for n in pg.values() if n["process_id"] == "apply_neighborhood")
+    (udf,) = an["arguments"]["process"]["process_graph"].values()
+    assert udf["arguments"]["context"] == {"model": "tmp/s2sr_model/convnet_x2.yaml", "nodata": 0}
 
 
 def test_job_options() -> None:
