@@ -154,7 +154,7 @@ def run_jep(
         ["crs", "32633"], ["cell", repr(res)], ["tasks", str(tasks)],
     ]
     for key in ("threads", "nodata"):
-        if key in nb.context:
+        if nb.context.get(key) is not None:
             lines.append([key, str(nb.context[key])])
     windows = retile(cube, size, overlap)
     for i, (r0, c0, win) in enumerate(windows):

@@ -131,8 +131,11 @@ def super_resolution_cube(
     cube whose nodata is a number, e.g. raw L2A digital numbers loaded with ``load_stac``
     (Sen2Cor's NODATA: 0).
     ``format``: ``save_result`` format, or ``None`` to return the cube without saving.
-    ``context``: the UDF's context as given (values may be openEO parameters), instead of the
-    one made from ``model``, ``threads`` and ``nodata`` (see :mod:`s2sr.openeo.udp`).
+    ``context``: the UDF's context as given, instead of the one made from ``model``, ``threads``
+    and ``nodata``; it becomes ``apply_neighborhood``'s ``context`` and the UDF's context refers to
+    it (``{"from_parameter": "context"}``), so that its values may be references to the parameters
+    of a user-defined process (:mod:`s2sr.openeo.udp`): references in the parent graph are
+    resolved by clients and back-ends alike, those inside the callback only by some back-ends.
     """
     openeo = _client()
     if runtime != RUNTIME:
@@ -143,14 +146,17 @@ def super_resolution_cube(
         )
     card = resolve_card(model)
     plan = plan_neighborhood(card, window)
+    neighborhood_context = None
     if context is None:
         context = udf_context(card, model, model_folder=model_folder, threads=threads, nodata=nodata)
+    else:
+        neighborhood_context, context = dict(context), {"from_parameter": "context"}
     if isinstance(source, openeo.DataCube):
         cube = source
     else:
         cube = _load(source, card, plan, collection, spatial_extent, temporal_extent, max_cloud_cover, fetch_metadata)
     udf = openeo.UDF(udf_code(), runtime=runtime, version=python_version, context=dict(context))
-    cube = cube.apply_neighborhood(udf, size=plan.size_arg(), overlap=plan.overlap_arg())
+    cube = cube.apply_neighborhood(udf, size=plan.size_arg(), overlap=plan.overlap_arg(), context=neighborhood_context)
     if format is not None:
         cube = cube.save_result(format=format)
     return cube

@@ -15,8 +15,11 @@ the back-end fetches it (openeo-python-driver ``processgraph/definitions.py``
 ``default_job_options`` (``extract_default_job_options_from_process_graph``): with
 ``model_archive``/``deps_archive`` given, the archives travel with the process.
 
-The UDF's context refers to the UDP's parameters (``{"from_parameter": "model"}``); the
-geopyspark back-end resolves those against the process's arguments before it calls the UDF
+The UDF's context is ``apply_neighborhood``'s ``context`` (``{"from_parameter": "context"}``
+in ``run_udf``), whose values refer to the UDP's parameters (``{"from_parameter": "model"}``):
+references in the parent graph are what the client's ``datacube_from_json`` fills in (with the
+parameters' defaults), and what the back-end resolves against the process's arguments; the
+geopyspark back-end then hands ``apply_neighborhood``'s context to the UDF
 (``geopysparkdatacube.py`` ``_extract_udf_code_and_context``).  The graph is the one
 :func:`s2sr.openeo.super_resolution_cube` builds for the model, without ``save_result`` so that
 users chain their own; ``model`` may name another model with the same bands, factor and margin.
