@@ -39,7 +39,7 @@ from s2sr.models import ModelCard
 from s2sr.outputs.cog import NODATA, to_int16
 from s2sr.products import open_product
 
-from ._openeo_support import Neighborhood, cube_from_product
+from .support.openeo_harness import Neighborhood, cube_from_product
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,6 @@ records what it was built for; the UDF refuses an archive built for another Pyth
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, ProcessingError, RemoteError
+from ..hashing import file_sha256
 from ..udf import PYTHON_VERSION
 
 #: The back-end's platform: CDSE's and VITO's UDF images are glibc ≥ 2.28 x86_64.
@@ -105,7 +105,7 @@ def package_deps(
         _write_zip(out, entries)
         names = tuple(w.name for w in wheels)
     packages = tuple(sorted({n.split("/", 1)[0] for n in entries if "/" in n and ".dist-info/" not in n}))
-    return DepsArchive(path=out, sha256=_sha256(out), wheels=names, packages=packages)
+    return DepsArchive(path=out, sha256=file_sha256(out), wheels=names, packages=packages)
 
 
 def download_wheels(
@@ -213,14 +213,6 @@ def _write_zip(out: Path, entries: dict[str, tuple[bytes, int]]) -> None:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 __all__ = ["DEFAULT_PLATFORM", "DEFAULT_REQUIREMENTS", "MANIFEST", "DepsArchive", "download_wheels", "package_deps"]

@@ -43,7 +43,8 @@ from ..bands import canonical
 from ..errors import CubeError, InputError, ModelError
 from ..inference import infer
 from ..models import BUILTIN_DIR, ModelCard, builtin_names
-from ..models.runtime import Model, RuntimeOptions, file_sha256, open_model
+from ..hashing import file_sha256
+from ..models.runtime import Model, RuntimeOptions, open_model
 from . import DEFAULT_THREADS, JOB_OPTION, MODEL_FOLDER
 
 log = logging.getLogger(__name__)

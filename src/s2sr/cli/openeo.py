@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import click
 
-from ._cli_common import guarded, setup_logging
-from .udf import DEPS_FOLDER, MODEL_FOLDER, PYTHON_VERSION
-
-PROG = "s2sr openeo"
+from ..udf import DEPS_FOLDER, MODEL_FOLDER, PYTHON_VERSION
+from ._common import verbose_option
 
 
 @click.group("openeo")
@@ -42,7 +41,7 @@ def openeo_group() -> None:
                    "SENTINEL2_L2A arrives harmonised, nodata NaN; 0 is a valid value).")
 @click.option("--model-archive", default=None, metavar="URL", help="URL of the model zip: adds job_options.")
 @click.option("--deps-archive", default=None, metavar="URL", help="URL of the s2sr dependency zip: adds job_options.")
-@click.option("-v", "--verbose", count=True)
+@verbose_option
 def graph(
     model: str | None,
     bbox: tuple[float, float, float, float],
@@ -56,45 +55,37 @@ def graph(
     nodata: float | None,
     model_archive: str | None,
     deps_archive: str | None,
-    verbose: int,
 ) -> None:
     """Print the batch-job request (process graph and job options) as JSON."""
-    from . import openeo as s2oe
+    from .. import openeo as s2oe
 
-    setup_logging(verbose)
     west, south, east, north = bbox
     extent: dict[str, object] = {"west": west, "south": south, "east": east, "north": north}
     if crs:
         code = crs.upper().removeprefix("EPSG:")
         extent["crs"] = int(code) if code.isdigit() else crs  # the spec: an EPSG code (integer) or WKT
 
-    def build() -> dict[str, object]:
-        cube = s2oe.super_resolution_cube(
-            None, model, spatial_extent=extent, temporal_extent=list(time_range), collection=collection,
-            max_cloud_cover=max_cloud_cover, window=window, threads=threads, nodata=nodata, format=fmt,
-        )
-        body: dict[str, object] = {"process": json.loads(cube.to_json())}
-        opts = s2oe.job_options(model_archive, deps_archive)
-        if opts:
-            body["job_options"] = opts
-        return body
-
-    click.echo(json.dumps(guarded(PROG, verbose, build), indent=2))
+    cube = s2oe.super_resolution_cube(
+        None, model, spatial_extent=extent, temporal_extent=list(time_range), collection=collection,
+        max_cloud_cover=max_cloud_cover, window=window, threads=threads, nodata=nodata, format=fmt,
+    )
+    body: dict[str, object] = {"process": json.loads(cube.to_json())}
+    opts = s2oe.job_options(model_archive, deps_archive)
+    if opts:
+        body["job_options"] = opts
+    click.echo(json.dumps(body, indent=2))
 
 
 @openeo_group.command("package-model")
 @click.argument("card")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The zip to write (e.g. model.zip).")
-@click.option("-v", "--verbose", count=True)
-def package_model(card: str, output: Path, verbose: int) -> None:
+@verbose_option
+def package_model(card: str, output: Path) -> None:
     """Zip the model CARD and its ONNX file for the job option udf-dependency-archives."""
-    from . import openeo as s2oe
+    from .. import openeo as s2oe
 
-    setup_logging(verbose)
-    out = guarded(PROG, verbose, lambda: s2oe.package_model(card, output))
-    import zipfile
-
+    out = s2oe.package_model(card, output)
     name = next(n for n in zipfile.ZipFile(out).namelist() if n.endswith(".yaml"))
     click.echo(str(out))
     click.echo(
@@ -115,7 +106,7 @@ def package_model(card: str, output: Path, verbose: int) -> None:
                    "onnxruntime and PyYAML, pinned.")
 @click.option("--find-links", default=None, metavar="DIR|URL", help="Where pip also looks for the wheels.")
 @click.option("--no-index", is_flag=True, help="Use only --find-links, not the package index.")
-@click.option("-v", "--verbose", count=True)
+@verbose_option
 def package_deps(
     output: Path,
     python_version: str,
@@ -123,18 +114,16 @@ def package_deps(
     requirements: tuple[str, ...],
     find_links: str | None,
     no_index: bool,
-    verbose: int,
 ) -> None:
     """Zip s2sr and what the UDF needs beyond the back-end's packages (onnxruntime, PyYAML)."""
-    from . import openeo as s2oe
+    from .. import openeo as s2oe
 
-    setup_logging(verbose)
     kw: dict[str, object] = {"python_version": python_version, "find_links": find_links, "no_index": no_index}
     if platform:
         kw["platform"] = platform
     if requirements:
         kw["requirements"] = requirements
-    res = guarded(PROG, verbose, lambda: s2oe.package_deps(output, **kw))  # type: ignore[arg-type]
+    res = s2oe.package_deps(output, **kw)  # type: ignore[arg-type]
     click.echo(str(res.path))
     click.echo(
         f"sha256 {res.sha256}; wheels: {', '.join(res.wheels)}; job option: \"udf-dependency-archives\": "
@@ -153,7 +142,7 @@ def package_deps(
               help="apply_neighborhood window side in source-grid px, overlap included.")
 @click.option("--model-archive", default=None, metavar="URL", help="URL of the model zip: default job options.")
 @click.option("--deps-archive", default=None, metavar="URL", help="URL of the s2sr dependency zip: default job options.")
-@click.option("-v", "--verbose", count=True)
+@verbose_option
 def udp(
     output: Path,
     model: str | None,
@@ -162,22 +151,20 @@ def udp(
     window: int,
     model_archive: str | None,
     deps_archive: str | None,
-    verbose: int,
 ) -> None:
     """Write the graph as a user-defined process (parameters: spatial_extent, temporal_extent, model, …)."""
-    from . import openeo as s2oe
+    from .. import openeo as s2oe
 
-    setup_logging(verbose)
-    out = guarded(PROG, verbose, lambda: s2oe.write_udp(
+    out = s2oe.write_udp(
         output, model, process_id=process_id, collection=collection, window=window,
         model_archive=model_archive, deps_archive=deps_archive,
-    ))
+    )
     click.echo(str(out))
 
 
 @openeo_group.command("udf")
 def udf() -> None:
     """Print the UDF's source code (what back-ends run)."""
-    from .udf import udf_code
+    from ..udf import udf_code
 
     click.echo(udf_code(), nl=False)
