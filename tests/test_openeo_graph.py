@@ -381,3 +381,11 @@ def test_zeros_stay_valid_by_default(theia_dir: Path) -> None:
         pg = s2oe.super_resolution_cube(None, "bicubic", window=40, nodata=nodata).to_json()
         out = run_neighborhood(Neighborhood.from_graph(json.loads(pg)), cube).values[0, 0]
         assert np.isnan(out).sum() - nan_in.sum() * card.factor**2 == extra, nodata
+
+
+def test_model_archive_is_reproducible(tmp_path: Path, convnet_card: Path) -> None:
+    a = s2oe.package_model(convnet_card, tmp_path / "a.zip")
+    b = s2oe.package_model(convnet_card, tmp_path / "b.zip")
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}

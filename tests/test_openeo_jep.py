@@ -33,7 +33,6 @@ import xarray as xr
 
 import s2sr
 import s2sr.openeo as s2oe
-from s2sr.bands import GROUP_10M, GROUP_20M
 from s2sr.demo import synthetic_pixels, write_theia_product
 from s2sr.models import ModelCard
 from s2sr.outputs.cog import NODATA, to_int16
@@ -146,7 +145,7 @@ def run_jep(
     x, y = cube["x"].values, cube["y"].values
     res = float(x[1] - x[0])
     left, top = float(x[0]) - res / 2, float(y[0]) + res / 2
-    epoch_ms = int(DATE.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+    epoch_ms = int(DATE.replace(tzinfo=dt.UTC).timestamp() * 1000)
     lines = [
         ["code", str(io / "udf.py")], ["model", nb.context["model"]],
         ["python_path", *nb.context.get("python_path", ["tmp/s2sr_deps"])],

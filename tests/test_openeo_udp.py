@@ -40,7 +40,13 @@ from s2sr.outputs.cog import NODATA, to_int16
 from s2sr.products import open_product
 from s2sr.udf import worker
 
-from .support.openeo_harness import Neighborhood, cube_from_product, load_process_specs, run_neighborhood, validate_process_graph
+from .support.openeo_harness import (
+    Neighborhood,
+    cube_from_product,
+    load_process_specs,
+    run_neighborhood,
+    validate_process_graph,
+)
 
 EXTENT = {"west": 13.0, "south": 55.55, "east": 13.1, "north": 55.6}
 TIME = ["2023-06-01", "2023-06-10"]

@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..models import ModelCard
 from ..udf import DEPS_FOLDER, JOB_OPTION, MODEL_FOLDER
 
+
 def job_options(
     model_archive: str | None = None,
     deps_archive: str | None = None,
@@ -66,15 +67,34 @@ def package_model(card: str | Path | ModelCard, output: str | Path) -> Path:
     data = c.to_dict()
     data["model"] = c.onnx_path.name
     data.setdefault("name", c.name or stem)
-    tmp = out.with_name(f".{out.name}.part")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(f"{stem}.yaml", yaml.safe_dump(data, sort_keys=False))
-            zf.write(c.onnx_path, c.onnx_path.name)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_zip(out, {
+        f"{stem}.yaml": (yaml.safe_dump(data, sort_keys=False).encode("utf-8"), 0o644),
+        c.onnx_path.name: (c.onnx_path.read_bytes(), 0o644),
+    })
     return out
 
 
-__all__ = ["job_options", "package_model"]
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def write_zip(out: Path, entries: Mapping[str, tuple[bytes, int]]) -> None:
+    """A reproducible zip at ``out``: entries (name → (bytes, mode)) sorted, all dated 1980-01-01.
+
+    Written beside ``out`` and renamed into place: no partial archive is ever visible.
+    """
+    tmp = out.with_name(f".{out.name}.part")
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for name in sorted(entries):
+                data, mode = entries[name]
+                info = zipfile.ZipInfo(name, date_time=_EPOCH)
+                info.create_system = 3  # unix: the permissions below are honoured
+                info.external_attr = (0o100000 | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, data, compresslevel=6)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+__all__ = ["job_options", "package_model", "write_zip"]

@@ -23,7 +23,6 @@ records what it was built for; the UDF refuses an archive built for another Pyth
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 from ..errors import InputError, ProcessingError, RemoteError
 from ..hashing import file_sha256
 from ..udf import PYTHON_VERSION
+from .archives import write_zip
 
 #: The back-end's platform: CDSE's and VITO's UDF images are glibc ≥ 2.28 x86_64.
 DEFAULT_PLATFORM = "manylinux_2_28_x86_64"
@@ -46,7 +46,6 @@ MANIFEST = "s2sr-deps.json"
 #: What the UDF must not bring: the back-end's own (shadowing them breaks the back-end).
 FORBIDDEN = ("numpy", "scipy", "xarray", "pandas", "openeo", "protobuf", "google", "flatbuffers", "jep")
 
-_EPOCH = (1980, 1, 1, 0, 0, 0)
 _PACKAGE_DATA = ("py.typed", "models/builtin/*.onnx", "models/builtin/*.yaml")
 
 
@@ -102,7 +101,7 @@ def package_deps(
             "s2sr": _s2sr_version(),
         }
         _merge(entries, {MANIFEST: ((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), 0o644)}, MANIFEST)
-        _write_zip(out, entries)
+        write_zip(out, entries)
         names = tuple(w.name for w in wheels)
     packages = tuple(sorted({n.split("/", 1)[0] for n in entries if "/" in n and ".dist-info/" not in n}))
     return DepsArchive(path=out, sha256=file_sha256(out), wheels=names, packages=packages)
@@ -197,22 +196,6 @@ def _merge(entries: dict[str, tuple[bytes, int]], new: dict[str, tuple[bytes, in
     if clash:
         raise ProcessingError(f"{source} would overwrite {clash[0]} in the dependency archive")
     entries.update(new)
-
-
-def _write_zip(out: Path, entries: dict[str, tuple[bytes, int]]) -> None:
-    tmp = out.with_name(f".{out.name}.part")
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            for name in sorted(entries):
-                data, mode = entries[name]
-                info = zipfile.ZipInfo(name, date_time=_EPOCH)
-                info.create_system = 3  # unix: the permissions below are honoured
-                info.external_attr = (0o100000 | mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, data, compresslevel=6)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 __all__ = ["DEFAULT_PLATFORM", "DEFAULT_REQUIREMENTS", "MANIFEST", "DepsArchive", "download_wheels", "package_deps"]

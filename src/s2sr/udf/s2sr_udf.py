@@ -40,7 +40,7 @@ def _check_python(folder):
         return
     with open(manifest, encoding="utf-8") as f:
         built_for = json.load(f).get("python")
-    running = "%d.%d" % sys.version_info[:2]
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if built_for and built_for != running:
         raise RuntimeError(
             f"the s2sr dependency archive in {folder} is built for Python {built_for}, but the UDF runs "

@@ -41,9 +41,9 @@ import xarray as xr
 
 from ..bands import canonical
 from ..errors import CubeError, InputError, ModelError
+from ..hashing import file_sha256
 from ..inference import infer
 from ..models import BUILTIN_DIR, ModelCard, builtin_names
-from ..hashing import file_sha256
 from ..models.runtime import Model, RuntimeOptions, open_model
 from . import DEFAULT_THREADS, JOB_OPTION, MODEL_FOLDER
 
