@@ -335,6 +335,13 @@ def test_cli_graph(convnet_card: Path, specs: dict[str, dict[str, object]]) -> N
     assert body["job_options"] == {"udf-dependency-archives": ["https://h/m.zip#tmp/s2sr_model"]}
     nb = Neighborhood.from_graph(body)
     assert nb.size == {"x": 120, "y": 120} and nb.overlap == {"x": 4, "y": 4}
+    assert nb.context == {"model": "tmp/s2sr_model/convnet_x2.yaml"}  # SENTINEL2_L2A: no nodata replacement
+    res = CliRunner().invoke(main, [
+        "openeo", "graph", "-m", "bicubic", "--bbox", "0", "0", "1", "1", "--time", *TIME, "--nodata", "0",
+        "--threads", "2",
+    ])
+    assert res.exit_code == 0, res.output
+    assert Neighborhood.from_graph(json.loads(res.output)).context == {"model": "bicubic", "threads": 2, "nodata": 0}
 
 
 def test_cli_graph_bad_model() -> None:

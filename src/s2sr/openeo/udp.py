@@ -63,7 +63,7 @@ def build_udp(
     plan = plan_neighborhood(card, window)
     default_model = model_reference(card, model, model_folder)
     metres = (10 if card.source_group == "10m" else 20) / card.factor
-    parameters = [
+    parameters: list[Parameter | dict[str, Any]] = [
         Parameter.bounding_box("spatial_extent", description="The area to super-resolve (west, south, east, north; crs: an EPSG code, default 4326)."),
         Parameter.temporal_interval("temporal_extent", description="The dates to super-resolve: [start, end), end exclusive."),
         {
