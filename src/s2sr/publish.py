@@ -113,7 +113,8 @@ def super_resolve_to(
         why = _why_different(existing, mdl, key, prod.info.product_id)
         if why is None and not overwrite:
             log.warning("already done: %s (same input, model and options); use --overwrite to redo it", item_url)
-            return Published(item_url, coll_url, {k: a["href"] for k, a in existing.get("assets", {}).items()},
+            return Published(item_url, coll_url, {k: _absolute(a["href"], item_url)
+                                                  for k, a in existing.get("assets", {}).items()},
                              skipped=True, timings={"total": time.perf_counter() - t_start})
         if why is not None and not overwrite:
             raise OutputError(
@@ -147,7 +148,7 @@ def super_resolve_to(
             run_key=key,
         )
         item = build_item(facts, geometry=footprint(quick, result.output_grid), item_url=item_url,
-                          collection_url=coll_url, assets=assets)
+                          collection_url=coll_url, assets=assets, relative=store.is_local)
         timings["stac"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -163,7 +164,8 @@ def super_resolve_to(
         timings["upload"] = time.perf_counter() - t0
         timings["upload_bytes"] = float(nbytes)
     t0 = time.perf_counter()
-    update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url, item_url=item_url)
+    update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url, item_url=item_url,
+                      relative=store.is_local)
     timings["collection"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     log.info("published item %s in collection %s", item_url, coll_url)
@@ -171,7 +173,8 @@ def super_resolve_to(
 
 
 def update_collection(
-    store: Store, coll_key: str, item: dict[str, Any], *, collection_id: str, collection_url: str, item_url: str
+    store: Store, coll_key: str, item: dict[str, Any], *, collection_id: str, collection_url: str, item_url: str,
+    relative: bool = False,
 ) -> dict[str, Any]:
     """Add ``item`` to the collection at ``coll_key`` (created if missing): read, merge,
     conditional write; retried with backoff when another writer changed it meanwhile."""
@@ -179,7 +182,7 @@ def update_collection(
         data, token = store.read_versioned(coll_key)
         current = json.loads(data) if data else None
         merged = merge_collection(current, item, collection_id=collection_id, collection_url=collection_url,
-                                  item_url=item_url)
+                                  item_url=item_url, relative=relative)
         if store.write_if_unchanged(coll_key, _json_bytes(merged), token):
             return merged
         delay = random.uniform(0.02, 0.1) * (2 ** min(attempt, 5))
@@ -206,6 +209,15 @@ def _why_different(existing: dict[str, Any], mdl: Model, key: str, source_id: st
     if props.get("s2sr:run_key") != key:
         return f"produced with different options ({json.dumps(props.get('s2sr:options', {}), sort_keys=True)})"
     return None
+
+
+def _absolute(href: str, item_url: str) -> str:
+    """An asset href of a published item as a URL (local catalogues hold relative hrefs)."""
+    import posixpath
+
+    if "://" in href or href.startswith("/"):
+        return href
+    return posixpath.normpath(posixpath.join(posixpath.dirname(item_url), href))
 
 
 def _read_json(store: Store, key: str) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from rasterio.windows import Window
 
 from ..errors import OutputError, ProcessingError
 from ..grid import Grid
+from .bandstats import BandStats, StatsAccumulator
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class CogWriter:
         self._cog_tmp = self.path.with_name(f".{self.path.stem}.{token}.cog.tmp")
         self._ds: rasterio.io.DatasetWriter | None = None
         self.finish_seconds = 0.0  #: time spent turning the staging file into the COG
+        self._stats = StatsAccumulator(len(self.band_names), NODATA)
 
     def __enter__(self) -> CogWriter:
         profile = {
@@ -99,7 +101,14 @@ class CogWriter:
     def write(self, window: Window, data: np.ndarray) -> None:
         """Write float ``data`` (bands, rows, cols; NaN = nodata) at ``window`` of the grid."""
         assert self._ds is not None, "use CogWriter as a context manager"
-        self._ds.write(to_int16(data), window=window)
+        block = to_int16(data)
+        self._ds.write(block, window=window)
+        self._stats.add(block)  # each window is written once: statistics without reading the file back
+
+    @property
+    def statistics(self) -> tuple[BandStats | None, ...]:
+        """Per-band statistics of what was written (stored int16 values, nodata excluded)."""
+        return self._stats.result()
 
     def __exit__(
         self,
