@@ -31,11 +31,12 @@ from click.testing import CliRunner
 
 from s2sr.cli import main as s2sr_main
 
-from ._s3_support import SeaweedS3, aws_env
-from ._stac_validate import format_checks, stac_validator_config, validate_stac
+from s2sr.testing import ACCESS_KEY, SECRET_KEY, SeaweedS3, aws_env
+
+from .support.stac_validate import format_checks, stac_validator_config, validate_stac
 
 ITEM_ID = "SENTINEL2A_20170527_L2A_T33UUB_5m"
-LAYOUTS = ("multiband",)  # TMP
+LAYOUTS = ("multiband", "per-band")
 pytestmark = [  # odc-geo's and stac_validator's own deprecation warnings
     pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -51,7 +52,7 @@ def run_cli(*args: str | Path) -> None:
 
 def publish(dest: str | Path, product: Path, card: Path, layout: str) -> None:
     run_cli("run", product, "-o", dest, "-m", card, "--bicubic", "--tile-size", "64", "--threads", "1",
-            )  # TMP --asset-layout
+            "--asset-layout", layout)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -181,7 +182,12 @@ def test_stackstac_per_band(local: dict[str, Path]) -> None:
     item = pystac.Item.from_file(str(item_path(local["per-band"])))
     item.make_asset_hrefs_absolute()  # stackstac opens hrefs as given (a local catalogue holds relative ones)
     keys = [k for k, a in data_assets(item).items() if not k.endswith("_bicubic")]
-    arr = stackstac.stack([item], assets=keys, epsg=32633, resolution=5.0, dtype="float64", rescale=False)
+    # stackstac 0.5 reads only projection v1's proj:epsg, which projection v2 (proj:code) replaced:
+    # the grid is given as the asset states it (proj:code, proj:bbox, gsd)
+    red = item.assets["red"].extra_fields
+    epsg = int(red["proj:code"].split(":")[1])
+    arr = stackstac.stack([item], assets=keys, epsg=epsg, resolution=red["gsd"], bounds=tuple(red["proj:bbox"]),
+                          dtype="float64", rescale=False)
     data = arr.compute()
     assert list(data.band.values) == keys
     assert "common_name" in data.coords and "red" in list(data.common_name.values)
@@ -198,7 +204,16 @@ def test_stackstac_multiband_refuses_with_its_own_message(local: dict[str, Path]
     item = pystac.Item.from_file(str(item_path(local["multiband"])))
     item.make_asset_hrefs_absolute()
     with pytest.raises(ValueError, match="Multi-band rasters are not currently supported"):
-        stackstac.stack([item], assets=["sisr"], epsg=32633, resolution=5.0)
+        stackstac.stack([item], assets=["sisr"], epsg=32633, resolution=5.0,
+                        bounds=tuple(item.assets["sisr"].extra_fields["proj:bbox"]))
+
+
+def _warnings_are_errors() -> None:
+    """Every warning fails (titiler's "Some statistics data in STAC are invalid" is a UserWarning) except
+    the libraries' own deprecation notices (affine's ``*`` in rio-tiler), which say nothing of our STAC."""
+    warnings.simplefilter("error")
+    warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -208,7 +223,7 @@ def test_rio_tiler_stac_reader_without_warnings(local: dict[str, Path], layout: 
     path = item_path(local[layout])
     item = pystac.Item.from_file(str(path))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        _warnings_are_errors()
         with STACReader(str(path)) as reader:
             key = "sisr" if layout == "multiband" else "red"
             info = reader._get_asset_info(key)
@@ -372,8 +387,6 @@ def s3(s3_server: SeaweedS3, theia_dir: Path, convnet_card: Path) -> Iterator[di
 def _gdal_s3(endpoint: str) -> rasterio.Env:
     from rasterio.session import AWSSession
 
-    from ._s3_support import ACCESS_KEY, SECRET_KEY
-
     session = AWSSession(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
                          endpoint_url=endpoint.split("://", 1)[1])
     return rasterio.Env(session=session, AWS_HTTPS="NO", AWS_VIRTUAL_HOSTING="FALSE")
@@ -413,7 +426,7 @@ def test_s3_outputs_with_every_consumer(s3: dict[str, Any], tmp_path: Path) -> N
             with rasterio.open(f'STACIT:"{fc}":asset={key}') as ds:
                 stacit = ds.read(3 if layout == "multiband" else 1)
             with warnings.catch_warnings():
-                warnings.simplefilter("error")
+                _warnings_are_errors()
                 reader = STACReader(None, item=item)
                 with reader:
                     assert reader._get_asset_info(key)["dataset_statistics"]
@@ -432,7 +445,7 @@ def test_pypgstac_load_then_search_and_stacit(local: dict[str, Path], s3: dict[s
     serves them to pystac-client and to GDAL's STACIT."""
     import pystac_client
 
-    from ._inputs_support import PgStacApi
+    from .support.stac_api import PgStacApi
 
     with PgStacApi() as api:
         for layout in LAYOUTS:

@@ -16,6 +16,7 @@ at tile edges, as ``s2sr evaluate`` mirrors it at the edges of its region.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from .grid import Grid
 from .metrics import DEFAULT_MTF, block_mean, degrade
 from .tiling import Roi, Tile
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Consistency:
@@ -145,15 +147,25 @@ class ConsistencyCheck:
         self.acc = ConsistencyAccumulator(self.bands, factor, self.ratios, mtf)
         self._stack = contextlib.ExitStack()
         self._readers: dict[int, Any] = {}  #: ratio → BandReader of the bands with that ratio, native grid
+        self.enabled = True
 
     def __enter__(self) -> ConsistencyCheck:
         from .products import BandReader
 
+        src = self.source_grid.transform
         for k in sorted(set(self.ratios)):
             if k == 1:
                 continue
             group = [b for b, r in zip(self.bands, self.ratios, strict=True) if r == k]
             grid = self.product.grid(group[0])
+            t = grid.transform
+            if abs(t.c - src.c) > 1e-6 * abs(src.a) or abs(t.f - src.f) > 1e-6 * abs(src.a) or \
+                    abs(t.a - k * src.a) > 1e-6 * abs(src.a):
+                # the native grid does not share the source grid's corner: no aligned comparison
+                log.info("consistency not measured: the grid of %s is not aligned with the source grid", group)
+                self.enabled = False
+                self._stack.close()
+                return self
             self._readers[k] = self._stack.enter_context(BandReader(self.product, group, grid))
         return self
 
@@ -164,6 +176,8 @@ class ConsistencyCheck:
     def add(self, tile: Tile, window: np.ndarray, output: np.ndarray) -> None:
         """Check one tile: ``window`` its input (source grid, margins included), ``output`` the
         useful part of the model output (what goes at ``tile.out``)."""
+        if not self.enabled:
+            return
         f, step = self.factor, self.factor * self.kmax
         out = tile.out
         c0, c1 = aligned(int(out.col_off), int(out.col_off + out.width), self.roi.col0 * f, step)

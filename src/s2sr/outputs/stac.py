@@ -54,6 +54,7 @@ from ..grid import Grid
 from ..products.base import ProductInfo
 from .bandstats import BandStats
 from .cog import NODATA, SCALE
+from .naming import MULTIBAND, PER_BAND
 from .thumbnail import Quicklook
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
@@ -71,15 +72,6 @@ PROVIDERS = [
     {"name": "s2sr", "roles": ["processor"],
      "description": "single-image super-resolution of Sentinel-2 surface reflectance (ONNX models)"},
 ]
-MULTIBAND = "multiband"
-PER_BAND = "per-band"
-LAYOUTS = (MULTIBAND, PER_BAND)
-
-#: Asset keys of the per-band layout, as Earth Search names them.
-BAND_KEYS = {
-    "B1": "coastal", "B2": "blue", "B3": "green", "B4": "red", "B5": "rededge1", "B6": "rededge2",
-    "B7": "rededge3", "B8": "nir", "B8A": "nir08", "B9": "nir09", "B10": "cirrus", "B11": "swir16", "B12": "swir22",
-}
 _LABELS = {
     "B1": "Coastal aerosol", "B2": "Blue", "B3": "Green", "B4": "Red", "B5": "Red edge 1", "B6": "Red edge 2",
     "B7": "Red edge 3", "B8": "NIR", "B8A": "Narrow NIR", "B9": "Water vapour", "B10": "Cirrus",
@@ -130,11 +122,6 @@ def run_key(product_id: str, model_sha256: str, options: Mapping[str, Any]) -> s
     """Digest of what determines an output: the input, the model's bytes and the options."""
     text = json.dumps({"product": product_id, "model": model_sha256, "options": dict(options)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def band_key(band: str, comparison: bool = False) -> str:
-    """The per-band layout's asset key of ``band`` (``B4`` → ``red``; ``red_bicubic``)."""
-    return BAND_KEYS[band] + ("_bicubic" if comparison else "")
 
 
 def redact_url(url: str) -> str:

@@ -8,6 +8,7 @@ it (~100-200 KB for a full tile, where the RGBA PNG at 1024 px weighed 2 MB).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,24 +66,35 @@ def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2.0, high: float =
     return to_bytes(data, valid, *stretch_limits(data, valid, low, high))
 
 
-def read_quicklook(cog: str | Path, max_size: int = MAX_SIZE) -> Quicklook:
-    """Read ``cog`` at most ``max_size`` px on its long side (from its overviews)."""
-    with rasterio.open(cog) as ds:
-        names = [d or f"band{i}" for i, d in enumerate(ds.descriptions, start=1)]
-        idx = quicklook_bands(names)
-        scale = max(ds.width, ds.height) / max_size
-        if scale > 1:
-            shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
-        else:
-            shape = (ds.height, ds.width)
-        data = ds.read(idx, out_shape=(len(idx), *shape), resampling=Resampling.average, masked=True)
-        transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
-        crs = ds.crs
+def read_quicklook(cog: str | Path | Sequence[str | Path], max_size: int = MAX_SIZE) -> Quicklook:
+    """Read ``cog`` at most ``max_size`` px on its long side (from its overviews).
+
+    ``cog``: one multi-band COG (its B4/B3/B2 are shown), or the single-band COGs of the
+    per-band layout in the order red, green, blue."""
+    if isinstance(cog, str | Path):
+        with rasterio.open(cog) as ds:
+            names = [d or f"band{i}" for i, d in enumerate(ds.descriptions, start=1)]
+            return _read([(ds, i) for i in quicklook_bands(names)], max_size)
+    with contextlib.ExitStack() as stack:
+        sources = [stack.enter_context(rasterio.open(p)) for p in cog]
+        return _read([(ds, 1) for ds in (sources * 3)[:3]], max_size)
+
+
+def _read(bands: Sequence[tuple[rasterio.io.DatasetReader, int]], max_size: int) -> Quicklook:
+    ds = bands[0][0]
+    scale = max(ds.width, ds.height) / max_size
+    if scale > 1:
+        shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
+    else:
+        shape = (ds.height, ds.width)
+    data = np.ma.stack([src.read(i, out_shape=shape, resampling=Resampling.average, masked=True)
+                        for src, i in bands])
+    transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
     valid = np.asarray(~np.ma.getmaskarray(data).any(axis=0), dtype=bool)
     rgb = stretch(np.ma.filled(data, 0).astype(np.float32), valid)
     alpha = np.where(valid, 255, 0).astype(np.uint8)
     rgba = np.dstack([rgb[0], rgb[1], rgb[2], alpha])
-    return Quicklook(rgba=rgba, valid=valid, transform=transform, crs=crs)
+    return Quicklook(rgba=rgba, valid=valid, transform=transform, crs=ds.crs)
 
 
 def save_png(pixels: np.ndarray, path: str | Path) -> Path:
