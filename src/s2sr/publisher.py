@@ -156,8 +156,7 @@ def publish(
         timings["upload"] = time.perf_counter() - t0
         timings["upload_bytes"] = float(nbytes)
     t0 = time.perf_counter()
-    update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url, item_url=item_url,
-                      relative=store.is_local)
+    update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url, item_url=item_url)
     timings["collection"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     log.info("published item %s in collection %s", item_url, coll_url)
@@ -183,10 +182,13 @@ def super_resolve_to(
 
 def update_collection(
     store: Store, coll_key: str, item: dict[str, Any], *, collection_id: str, collection_url: str, item_url: str,
-    relative: bool = False,
+    relative: bool | None = None,
 ) -> dict[str, Any]:
     """Add ``item`` to the collection at ``coll_key`` (created if missing): read, merge,
-    conditional write; retried with backoff when another writer changed it meanwhile."""
+    conditional write; retried with backoff when another writer changed it meanwhile.
+    ``relative`` (default: for a local store): relative links, no ``self`` (a self-contained catalogue)."""
+    if relative is None:
+        relative = store.is_local
     for attempt in range(_COLLECTION_RETRIES):
         data, token = store.read_versioned(coll_key)
         current = json.loads(data) if data else None

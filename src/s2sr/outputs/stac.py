@@ -405,7 +405,7 @@ def build_item(
     coll = href(collection_url)
     links: list[dict[str, Any]] = []
     if not relative:
-        links.append({"rel": "self", "href": item_url, "type": pystac.MediaType.GEOJSON})
+        links.append({"rel": "self", "href": item_url, "type": pystac.MediaType.JSON})
     links += [
         {"rel": "collection", "href": coll, "type": pystac.MediaType.JSON},
         {"rel": "parent", "href": coll, "type": pystac.MediaType.JSON},
