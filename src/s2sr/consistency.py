@@ -89,22 +89,29 @@ class ConsistencyAccumulator:
         n = np.zeros(len(self.bands), np.int64)
         cons: list[np.ndarray] = []
         ref_c: list[np.ndarray] = []
+        degraded: dict[int, np.ndarray] = {}
+        for k in set(self.ratios):  # the bands of one native grid together: one pass over the tile
+            idx = [i for i, r in enumerate(self.ratios) if r == k]
+            contiguous = idx == list(range(idx[0], idx[-1] + 1))
+            group = pred[idx[0] : idx[-1] + 1] if contiguous else pred[idx]  # a view when it can
+            for j, cp in zip(idx, degrade(group, f * k, self.mtf, dtype=np.float32), strict=True):
+                degraded[j] = cp
         for i, k in enumerate(self.ratios):
-            cp = degrade(pred[i : i + 1], f * k, self.mtf)[0]
+            cp = degraded[i]
             ref = refs[i]
-            ok = np.isfinite(cp) & np.isfinite(ref)
-            abs_sum[i] = float(np.abs(cp[ok].astype(np.float64) - ref[ok]).sum())
-            n[i] = int(ok.sum())
+            diff = np.abs(cp - ref)  # NaN where either is nodata
+            n[i] = diff.size - int(np.count_nonzero(np.isnan(diff)))
+            abs_sum[i] = float(np.nansum(diff, dtype=np.float64))
             down = self.kmax // k
             cons.append(block_mean(cp[None], down)[0])
             ref_c.append(block_mean(ref[None], down)[0])
-        p, r = np.stack(cons), np.stack(ref_c)
-        ok = np.isfinite(p).all(axis=0) & np.isfinite(r).all(axis=0)
-        sam_sum = 0.0
-        if ok.any():
-            pv, rv = p[:, ok].astype(np.float64), r[:, ok].astype(np.float64)
-            cos = (pv * rv).sum(axis=0) / np.maximum(np.linalg.norm(pv, axis=0) * np.linalg.norm(rv, axis=0), 1e-12)
-            sam_sum = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).sum())
+        p = np.stack(cons).astype(np.float64)
+        r = np.stack(ref_c).astype(np.float64)
+        dot, pn, rn = (p * r).sum(axis=0), np.sqrt((p * p).sum(axis=0)), np.sqrt((r * r).sum(axis=0))
+        cos = dot / np.maximum(pn * rn, 1e-12)
+        angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))  # NaN where any band is nodata
+        ok = ~np.isnan(angle)
+        sam_sum = float(angle[ok].sum())
         with self._lock:
             self._abs += abs_sum
             self._n += n
