@@ -1,4 +1,5 @@
-"""Output file names, as the seed tool names them (DESIGN §5), and asset keys per layout.
+"""Output file names, as the seed tool names them (docs/architecture.md, "Outputs"), and asset keys
+per layout.
 
 Layouts of the data files:
 

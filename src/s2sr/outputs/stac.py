@@ -1,4 +1,4 @@
-"""STAC items and collections for s2sr outputs (DESIGN §5), built with pystac.
+"""STAC items and collections for s2sr outputs (docs/architecture.md, "Outputs"), built with pystac.
 
 One item per output product: WGS84 footprint (valid data, rings counter-clockwise) and bbox,
 the acquisition datetime, the data assets, ``thumbnail`` (PNG) and ``model`` (the card);
@@ -38,9 +38,7 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import pystac
@@ -52,6 +50,8 @@ from .. import __version__
 from ..bands import BANDS, esa_name
 from ..grid import Grid
 from ..products.base import ProductInfo
+from ..remote.aws import redact_url
+from ..remote.gdal import href_from_gdal_path
 from .bandstats import BandStats
 from .cog import NODATA, SCALE
 from .naming import MULTIBAND, PER_BAND
@@ -79,13 +79,6 @@ _LABELS = {
 }
 #: eo v2 common names that eo v1.1 lacks (B5/B6/B7 would all be "rededge"): named in descriptions only
 _EO2_NAMES = {"B5": "rededge071", "B6": "rededge075", "B7": "rededge078"}
-_CREDENTIAL_PARAMS = re.compile(
-    r"^(x-amz-(signature|credential|security-token)|x-goog-(signature|credential)|signature|sig|token|"
-    r"access_token|id_token|api[-_]?key|key|password|passwd|secret|auth|authorization|se|sp|sv|skoid|sktid)$",
-    re.IGNORECASE,
-)
-
-
 @dataclass(frozen=True)
 class DataAsset:
     """One data file of an output: its key, href, bands (file order) and statistics."""
@@ -124,31 +117,9 @@ def run_key(product_id: str, model_sha256: str, options: Mapping[str, Any]) -> s
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def redact_url(url: str) -> str:
-    """``url`` without credentials: no ``user:password@``, no signature/token query parameters."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.username or parts.password:
-        netloc = netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _CREDENTIAL_PARAMS.match(k)]
-        query = urlencode(kept)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def source_link_href(href: str) -> str:
-    """The URL of a product read from ``href`` (GDAL paths → URLs; a local path → absolute)."""
-    if href.startswith("/vsis3/"):
-        return "s3://" + href[len("/vsis3/") :]
-    if href.startswith("/vsigs/"):
-        return "gs://" + href[len("/vsigs/") :]
-    for prefix in ("/vsicurl/", "/vsizip/"):
-        if href.startswith(prefix):
-            return source_link_href(href[len(prefix) :])
-    if "://" not in href and not href.startswith("/vsi"):
-        return str(Path(href).absolute())
-    return href
+    """The ``derived_from`` target for a product read from ``href`` (GDAL paths → URLs, local paths absolute)."""
+    return href_from_gdal_path(href)
 
 
 def public_source_href(href: str) -> str | None:
