@@ -477,3 +477,29 @@ def test_pypgstac_load_then_search_and_stacit(local: dict[str, Path], s3: dict[s
                 with env:
                     want = cog_band(found[0], "B4")
                 np.testing.assert_array_equal(got, want)
+
+
+def test_collection_summaries_and_extent_follow_the_items() -> None:
+    from s2sr.outputs.stac import merge_collection
+
+    def item(i: int, l1: float, sam: float, model: str) -> dict[str, Any]:
+        return {"id": f"i{i}", "bbox": [10 + i, 50, 11 + i, 51],
+                "properties": {"datetime": f"2020-01-0{i + 1}T00:00:00Z", "gsd": 5.0, "platform": "sentinel-2a",
+                               "s2sr:model": model, "s2sr:consistency_l1": l1, "s2sr:consistency_sam": sam},
+                "assets": {"sisr": {"href": f"./i{i}.tif", "type": "image/tiff", "roles": ["data"],
+                                    "eo:bands": [{"name": "B4"}],
+                                    "raster:bands": [{"nodata": -10000, "statistics": {"minimum": i}}]}}}
+
+    c = merge_collection(None, item(0, 0.002, 0.5, "a"), collection_id="c", collection_url="/x/c/collection.json",
+                         item_url="/x/c/i0/i0.json", relative=True)
+    c = merge_collection(c, item(1, 0.001, 0.9, "b"), collection_id="c", collection_url="/x/c/collection.json",
+                         item_url="/x/c/i1/i1.json", relative=True)
+    s = c["summaries"]
+    assert s["s2sr:consistency_l1"] == {"minimum": 0.001, "maximum": 0.002}
+    assert s["s2sr:consistency_sam"] == {"minimum": 0.5, "maximum": 0.9}
+    assert s["s2sr:model"] == ["a", "b"] and s["gsd"] == [5.0]
+    assert c["extent"]["spatial"]["bbox"] == [[10, 50, 12, 51]]
+    assert c["extent"]["temporal"]["interval"] == [["2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z"]]
+    assert "statistics" not in json.dumps(c["item_assets"]), "per-item statistics stay in the items"
+    assert [lk["href"] for lk in c["links"] if lk["rel"] == "item"] == ["./i0/i0.json", "./i1/i1.json"]
+    assert "self" not in {lk["rel"] for lk in c["links"]}
