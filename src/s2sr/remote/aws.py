@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse, urlsplit, urlunsplit
 
 from ..errors import CredentialsError
 
@@ -53,14 +53,40 @@ def credentials_hint(verb: str = "set", *, public_read: bool = False) -> str:
     return text
 
 
-#: ``scheme://user:password@`` (or ``scheme://token@``) inside any text.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+#: query parameters that carry credentials (presigned S3/GCS URLs, Azure SAS, API keys, tokens)
+_CREDENTIAL_PARAMS = re.compile(
+    r"^(x-amz-(signature|credential|security-token)|x-goog-(signature|credential)|signature|sig|token|"
+    r"access_token|id_token|api[-_]?key|key|password|passwd|secret|auth|authorization|se|sp|sv|skoid|sktid)$",
+    re.IGNORECASE,
+)
 
 
-def redact_url(url: str) -> str:
-    """``url`` (or any text holding URLs) without the ``user:password@`` part of any URL: the one
-    redaction of credentials that ride in URLs, for errors, logs and STAC documents alike."""
-    return _URL_CREDENTIALS.sub(r"\g<scheme>", str(url))
+#: A URL inside any text (an error message, a log line, a GDAL path such as ``/vsicurl/URL``).
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_url(text: str) -> str:
+    """``text`` — a URL, or any text holding URLs — without credentials: the one redaction of
+    secrets that ride in URLs (no ``user:password@``, no signature, token or key query
+    parameters), for errors, logs, tracebacks and STAC documents alike."""
+    return _URL_IN_TEXT.sub(lambda m: _redact_one(m.group(0)), str(text))
+
+
+def _redact_one(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all (e.g. an unbalanced "[" in a message)
+        return re.sub(r"://[^/@]+@", "://", url)
+    netloc = parts.netloc
+    if parts.username or parts.password:
+        netloc = netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _CREDENTIAL_PARAMS.match(k)]
+        query = urlencode(kept)
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 @dataclass(frozen=True)
