@@ -95,8 +95,9 @@ def test_non_finite_model_output_fails_naming_the_count(
     res = h.run("run", product, "-m", model, "-o", dest)
     assert res.rc == 0, res.describe()
     coll = h.assert_published(dest)
-    item = json.loads((dest / "s2sr" / ITEM_ID / f"{ITEM_ID}.json").read_text())
-    with rasterio.open(item["assets"]["sisr"]["href"]) as ds:
+    item_path = dest / "s2sr" / ITEM_ID / f"{ITEM_ID}.json"
+    item = json.loads(item_path.read_text())
+    with rasterio.open(item_path.parent / item["assets"]["sisr"]["href"]) as ds:
         data = ds.read()
     assert np.all(data != ds.nodata) and data.max() < 32767  # finite, valid reflectance everywhere
     assert coll["id"] == "s2sr"

@@ -203,7 +203,7 @@ def test_concurrent_runs_of_one_product_never_hide_the_item(product: Path, model
                     doc = json.loads(item.read_text())
                 except (OSError, ValueError):
                     continue
-                missing = [a["href"] for a in doc["assets"].values() if not Path(a["href"]).exists()]
+                missing = [a["href"] for a in doc["assets"].values() if not (item.parent / a["href"]).exists()]
                 if missing:
                     broken.append(f"item names missing assets {missing}")
 
