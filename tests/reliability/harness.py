@@ -107,7 +107,7 @@ def _record(args: Sequence[str | Path], text: str) -> None:
 
 def run(*args: str | Path, env: dict[str, str | None] | None = None, timeout: float = 120, cwd: Path | None = None) -> Result:
     """Run ``s2sr ARGS`` to completion."""
-    proc = subprocess.run(_command(args), capture_output=True, text=True, env=base_env(env), timeout=timeout,
+    proc = subprocess.run(_command(args), capture_output=True, text=True, env=base_env(env), timeout=timeout, check=False,
                           cwd=cwd)
     res = Result(tuple(str(a) for a in args), proc.returncode, proc.stdout, proc.stderr)
     _record(args, res.out + res.err)
@@ -220,7 +220,6 @@ def assert_published(dest: Path, collection: str = "s2sr", n_items: int = 1) -> 
 # -- products and models -----------------------------------------------------------------------
 def nonfinite_model(directory: Path, name: str, kind: str, bands: Sequence[str]) -> Path:
     """A ×2 model whose output is not finite: ``inf`` everywhere, or NaN where the input < 1000."""
-    import onnx
     from onnx import TensorProto, helper
 
     from s2sr.testing import write_model
@@ -246,7 +245,6 @@ def nonfinite_model(directory: Path, name: str, kind: str, bands: Sequence[str])
 def failing_model(directory: Path, bands: Sequence[str]) -> Path:
     """A model that loads and passes the 32-pixel probe but fails at run time on larger tiles
     (a Reshape to the probe's fixed size)."""
-    import onnx
     from onnx import TensorProto, helper
 
     from s2sr.testing import write_model
@@ -492,7 +490,8 @@ def tmpfs(path: Path, *, size: str = "1m", inodes: int | None = None) -> Iterato
     """A small tmpfs at ``path`` (``size`` bytes, optionally ``inodes`` inodes), unmounted after."""
     path.mkdir(parents=True, exist_ok=True)
     opts = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True,
+                          check=False)
     if proc.returncode != 0:
         import pytest
 
@@ -500,7 +499,7 @@ def tmpfs(path: Path, *, size: str = "1m", inodes: int | None = None) -> Iterato
     try:
         yield path
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 def signal_name(code: int) -> str:

@@ -56,7 +56,7 @@ def test_zip_with_dotdot_entries_reads_nothing_outside(product: Path, model: Pat
 
 def test_billion_laughs_metadata(product: Path, model: Path, tmp_path: Path) -> None:
     bad = _damaged(product, tmp_path)
-    ents = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10 if i else "lol"}">' for i in range(10))
+    ents = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol"}">' for i in range(10))
     _mtd(bad).write_text(f'<?xml version="1.0"?><!DOCTYPE d [{ents}]><Muscate_Metadata_Document><X>&l9;'
                          "</X></Muscate_Metadata_Document>")
     dest = tmp_path / "out"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from s2sr.testing.servers import SECRET_KEY, SeaweedS3, aws_env
+
 from . import harness as h
 from .conftest import ITEM_ID
 

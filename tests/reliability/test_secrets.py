@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from s2sr.testing.servers import SECRET_KEY, SeaweedS3, aws_env
+
 from . import harness as h
 
 

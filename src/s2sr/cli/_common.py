@@ -185,7 +185,7 @@ def error_boundary(prog: str, verbosity: Callable[[], int]) -> Iterator[None]:
             raise SystemExit(report(prog, exc, verbosity()))
     except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
         raise
-    except (Exception, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the one boundary: every failure is one line
         signum = interrupt.received()
         if signum is not None and not isinstance(exc, Interrupted):
             # the failure came while stopping (a read cut short by the signal): report the signal
