@@ -36,8 +36,9 @@ from . import interrupt
 from .defaults import DEFAULT_COLLECTION
 from .errors import Interrupted, OutputError, ProcessingError, S2SRError
 from .models import Model, ModelCard
+from .outputs.collection import merge_collection
 from .outputs.naming import MULTIBAND
-from .outputs.stac import DataAsset, ItemFacts, build_item, footprint, merge_collection, run_key
+from .outputs.stac import DataAsset, ItemFacts, build_item, footprint, run_key
 from .outputs.store import Store
 from .outputs.thumbnail import read_quicklook, write_png
 from .outputs.transaction import Placement
@@ -92,7 +93,7 @@ def publish(
     _check_collection_id(collection)
     plan = as_plan(product, model, options)
     prod, mdl, card, opts = plan.product, plan.model, plan.card, plan.options
-    sisr_name, item_id = plan.sisr_name, plan.item_id
+    item_id = plan.item_id
     run_options: dict[str, Any] = {
         "roi_pixels": list(plan.roi_pixels),
         "tile_size": opts.tile_size,
