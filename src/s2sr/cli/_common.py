@@ -110,8 +110,7 @@ def restore_native_stderr() -> None:
     _saved_stderr = None
     with contextlib.suppress(Exception):
         sys.stderr.flush()
-    os.dup2(real, 2)
-    os.close(real)
+    os.dup2(real, 2)  # ``real`` stays open: log handlers made meanwhile may still write to it
     sys.stderr = old  # type: ignore[assignment]
 
 
