@@ -40,22 +40,26 @@ def test_disk_full_says_no_space_left(product: Path, model: Path, tmp_path: Path
 def test_out_of_inodes_at_every_step_leaves_nothing_half_published(product: Path, model: Path, tmp_path: Path) -> None:
     """Each inode budget stops the run at another step (staging, COG, quicklook, card, item,
     collection): every run either publishes all or shows nothing."""
-    failed = 0
-    for inodes in range(5, 13):
+    failed = []
+    for inodes in range(5, 16):  # more inodes each time, until the run succeeds
         with h.tmpfs(tmp_path / f"ino{inodes}", size="4m", inodes=inodes) as mnt:
             dest = mnt / "out"
             res = h.run("run", product, "-m", model, "-o", dest)
             if res.rc == 0:
                 h.assert_published(dest)
-                continue
-            failed += 1
+                break
+            failed.append(inodes)
             h.assert_one_error(res, 1, "no space left")
             h.assert_nothing_published(dest)
-            subprocess.run(["mount", "-o", "remount,nr_inodes=64", str(mnt)], check=True)
-            res = h.run("run", product, "-m", model, "-o", dest)
-            assert res.rc == 0, res.describe()
-            h.assert_published(dest)
-    assert failed >= 3, "the inode budgets no longer reach the publishing steps; lower them"
+            h.assert_no_staging_left(dest / ".s2sr-staging")
+    assert len(failed) >= 3, f"the inode budgets {failed} no longer reach the publishing steps; lower them"
+    with h.tmpfs(tmp_path / "rerun", size="4m", inodes=failed[-1]) as mnt:  # the last failure, then the fault gone
+        dest = mnt / "out"
+        assert h.run("run", product, "-m", model, "-o", dest).rc == 1
+        subprocess.run(["mount", "-o", "remount,nr_inodes=64", str(mnt)], check=True)
+        res = h.run("run", product, "-m", model, "-o", dest)
+        assert res.rc == 0, res.describe()
+        h.assert_published(dest)
 
 
 def test_read_only_destination(product: Path, model: Path, tmp_path: Path) -> None:

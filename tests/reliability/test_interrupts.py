@@ -36,7 +36,7 @@ def test_signal_while_processing(product: Path, model: Path, tmp_path: Path, sig
         # B2 answers (the checks pass, the run starts), every other band hangs: the run is mid-read
         srv.stall(60, unless="_B2.")
         # a read stuck inside GDAL returns to Python within the HTTP timeout; the signal acts then
-        p = h.spawn("run", url, "-m", model, "-o", dest, env={"S2SR_HTTP_TIMEOUT": "8", "S2SR_HTTP_RETRIES": "2"})
+        p = h.spawn("run", url, "-m", model, "-o", dest, env={"S2SR_HTTP_TIMEOUT": "4", "S2SR_HTTP_RETRIES": "1"})
         try:
             h.wait_for(lambda: any(staging.glob("run-*/owner.json")), what="the run's staging folder", proc=p)
             h.wait_for(lambda: len(srv.requests) > 2, what="band reads", proc=p)
