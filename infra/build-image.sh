@@ -15,8 +15,8 @@
 #                         $S2SR_BASE_CACHE (default ~/.cache/s2sr/base-image) and reused
 #   --mirror URL          Debian mirror for --offline-base (default: the first one in apt's sources)
 #   --python-version X.Y  Python of the image, for the wheelhouse (default 3.11; 3.12 with --gpu)
-#   --wheelhouse DIR      where the wheels go (default build/wheelhouse[-gpu]); reused when it
-#                         already holds this s2sr version's wheel unless --fresh-wheels
+#   --wheelhouse DIR      where the wheels go (default build/wheelhouse[-gpu]); dependencies
+#                         already there are reused (s2sr's own wheel is always rebuilt)
 #   --fresh-wheels        empty the wheelhouse first
 #   --engine CMD          container engine command (default: $CONTAINER_ENGINE, else podman, else
 #                         docker); may carry options, e.g. "podman --root /x --runroot /y"
@@ -129,14 +129,18 @@ done
     || die "downloading the dependencies into $wheelhouse failed (a package index must be reachable once)"
 
 # -- image -----------------------------------------------------------------------------------
+# the build context: the wheelhouse (as wheels/, hard links where possible) and the entrypoint
+context="$REPO/build/image-context${suffix}"
+rm -rf "$context"; mkdir -p "$context/wheels"
+cp -l "$wheelhouse"/*.whl "$context/wheels/" 2>/dev/null || cp "$wheelhouse"/*.whl "$context/wheels/"
+cp "$HERE/docker/entrypoint.sh" "$context/entrypoint.sh"
 build_args=(--build-arg "S2SR_VERSION=$version")
 # podman writes OCI images by default, which have no HEALTHCHECK: ask for the docker format
 [[ "$(basename "${ENGINE[0]}")" == podman ]] && build_args+=(--format docker)
 [[ -n "$base_image" ]] && build_args+=(--build-arg "BASE_IMAGE=$base_image")
 echo "building $tag with ${ENGINE[0]} from $(basename "$dockerfile")" >&2
 start=$(date +%s)
-# the build context is the wheelhouse: the Dockerfile copies its *.whl files, nothing else
-"${ENGINE[@]}" build "${network[@]}" --file "$dockerfile" --tag "$tag" "${build_args[@]}" "$wheelhouse" >&2 \
+"${ENGINE[@]}" build "${network[@]}" --file "$dockerfile" --tag "$tag" "${build_args[@]}" "$context" >&2 \
     || die "the image build failed"
 echo "built $tag in $(( $(date +%s) - start )) s" >&2
 echo "$tag"

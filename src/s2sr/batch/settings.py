@@ -1,0 +1,83 @@
+"""What every product of a batch is run with: the options of ``s2sr run``, as a value."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The ``s2sr run`` options a batch applies to each product (everything but the product)."""
+
+    destination: str
+    model: str | None = None
+    collection: str = "s2sr"
+    roi_pixels: tuple[float, float, float, float] | None = None
+    roi: tuple[float, float, float, float] | None = None
+    tile_size: int = 1000
+    bicubic: bool = False
+    sre: bool = False
+    threads: int | None = None
+    gpu: bool = False
+    overwrite: bool = False
+    s3_endpoint: str | None = None
+    create_bucket: bool = False
+    stac_catalog: bool = False
+
+    def run_args(self, product: str) -> list[str]:
+        """The exact ``s2sr run`` arguments (after ``s2sr``) that process ``product`` with these settings."""
+        args = ["run", product, "-o", self.destination]
+        if self.model is not None:
+            args += ["-m", self.model]
+        if self.collection != "s2sr":
+            args += ["--output-collection", self.collection]
+        if self.roi_pixels is not None:
+            args += ["--roi-pixels", *(_num(v) for v in self.roi_pixels)]
+        if self.roi is not None:
+            args += ["--roi", *(_num(v) for v in self.roi)]
+        if self.tile_size != 1000:
+            args += ["--tile-size", str(self.tile_size)]
+        if self.threads is not None:
+            args += ["--threads", str(self.threads)]
+        if self.s3_endpoint is not None:
+            args += ["--s3-endpoint", self.s3_endpoint]
+        for flag, on in (("--bicubic", self.bicubic), ("--sre", self.sre), ("--gpu", self.gpu),
+                         ("--overwrite", self.overwrite), ("--create-bucket", self.create_bucket),
+                         ("--stac-catalog", self.stac_catalog)):
+            if on:
+                args.append(flag)
+        return args
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("roi_pixels", "roi"):
+            if d[k] is not None:
+                d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "settings") -> RunSettings:
+        """Settings from :meth:`to_dict`'s output; unknown or mistyped fields are a clear error."""
+        if not isinstance(data, dict):
+            raise InputError(f"{where}: expected an object with the run options, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"{where}: unknown option(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
+        if not isinstance(data.get("destination"), str) or not data["destination"]:
+            raise InputError(f"{where}: 'destination' (the -o DEST of s2sr run) is missing")
+        kw = dict(data)
+        for k in ("roi_pixels", "roi"):
+            if kw.get(k) is not None:
+                v = kw[k]
+                if not (isinstance(v, list) and len(v) == 4 and all(isinstance(x, int | float) for x in v)):
+                    raise InputError(f"{where}: '{k}' must be a list of 4 numbers")
+                kw[k] = tuple(float(x) for x in v)
+        return cls(**kw)
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
