@@ -29,15 +29,20 @@ from .models import Model, ModelCard, load_model
 if TYPE_CHECKING:
     from .pipeline import RunResult, super_resolve
     from .products import Product, ProductInfo, open_product
-    from .publish import Published, super_resolve_to
+    from .publisher import Published, publish, super_resolve_to
 
 # The GDAL side (products, pipeline: rasterio) loads on first use, so that the openEO UDF's
 # worker (s2sr.udf.worker: models + inference) imports without rasterio on a back-end.
 _LAZY = {
+    "RunOptions": "plan",
+    "RunPlan": "plan",
+    "plan_run": "plan",
     "RunResult": "pipeline",
+    "write_cogs": "pipeline",
     "super_resolve": "pipeline",
-    "Published": "publish",
-    "super_resolve_to": "publish",
+    "Published": "publisher",
+    "publish": "publisher",
+    "super_resolve_to": "publisher",
     "Product": "products",
     "ProductInfo": "products",
     "open_product": "products",

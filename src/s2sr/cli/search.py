@@ -1,6 +1,6 @@
 """The input side of ``s2sr run``: one INPUT (path or URL) or the items of a STAC API search.
 
-Kept out of :mod:`s2sr.cli` so the command stays a thin layer: :func:`search_options` adds the
+Kept out of :mod:`s2sr.cli.run` so the command stays a thin layer: :func:`search_options` adds the
 search flags to a click command and :func:`resolve_inputs` turns the arguments into the
 products to process (all opened, and so validated, before anything is written).
 """
@@ -10,19 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .errors import InputError
-from .products import Product, open_product
+from ..errors import NothingFoundError, UserError
+
+if TYPE_CHECKING:
+    from ..products import Product
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class NothingFoundError(InputError):
-    """A STAC API search matched no item and --require was given."""
 
 
 def search_options(f: F) -> F:
@@ -73,16 +71,18 @@ def resolve_inputs(
     sre: bool = False,
 ) -> Inputs:
     """The opened products to process: INPUT's, or those of the STAC API search."""
+    from ..products import open_product
+    from ..products.stac import Search, StacProduct, search_items
+
     searching = any([collections, ids, bbox, datetime_, max_cloud is not None])
     if stac_api is None:
         if searching:
-            raise InputError("--collection/--ids/--bbox/--datetime/--max-cloud need --stac-api URL")
+            raise UserError("--collection/--ids/--bbox/--datetime/--max-cloud need --stac-api URL")
         if input_path is None:
-            raise InputError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
+            raise UserError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
         return Inputs((open_product(input_path, sre=sre),))
     if input_path is not None:
-        raise InputError("give either INPUT or --stac-api, not both")
-    from .products.stac import Search, StacProduct, search_items
+        raise UserError("give either INPUT or --stac-api, not both")
 
     search = Search(api=stac_api, collections=_split(collections), ids=_split(ids),
                     bbox=(bbox[0], bbox[1], bbox[2], bbox[3]) if bbox else None, datetime=datetime_, max_cloud=max_cloud, limit=max_items)
