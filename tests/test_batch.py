@@ -12,7 +12,7 @@ import pytest
 from s2sr.batch import (
     RunSettings, plan_entries, plan_json, read_plan, run_batch, work_from_file, work_from_folder,
 )
-from s2sr.errors import InputError
+from s2sr.errors import UserError
 
 from .conftest import make_product
 
@@ -47,15 +47,15 @@ def test_list_file_relative_paths_comments_and_bad_lines(products: dict[str, Pat
     assert work[0].origin.endswith("list.txt:3")
 
     lst.write_bytes(b"/data/a.zip\n\xff\xfe\x00bad\n")
-    with pytest.raises(InputError, match=r"list.txt:2: the line is not UTF-8"):
+    with pytest.raises(UserError, match=r"list.txt:2: the line is not UTF-8"):
         work_from_file(lst)
     lst.write_text(f"{products['good1']}\n{products['good2']}\n{products['good1']}\n")
-    with pytest.raises(InputError, match=r"duplicate product .*list.txt:1 and .*list.txt:3"):
+    with pytest.raises(UserError, match=r"duplicate product .*list.txt:1 and .*list.txt:3"):
         work_from_file(lst)
     lst.write_text("/no/such/product.zip\n")
-    with pytest.raises(InputError, match=r"list.txt:1: /no/such/product.zip does not exist"):
+    with pytest.raises(UserError, match=r"list.txt:1: /no/such/product.zip does not exist"):
         work_from_file(lst)
-    with pytest.raises(InputError, match="cannot read the product list"):
+    with pytest.raises(UserError, match="cannot read the product list"):
         work_from_file(tmp_path / "missing.txt")
 
 
@@ -75,14 +75,14 @@ def test_plan_round_trip_and_bad_plans(products: dict[str, Path], tmp_path: Path
     assert back[0].settings == settings
 
     (tmp_path / "bad.json").write_text("run this: {")
-    with pytest.raises(InputError, match=r"bad.json is not JSON"):
+    with pytest.raises(UserError, match=r"bad.json is not JSON"):
         read_plan(tmp_path / "bad.json")
     (tmp_path / "bad.json").write_text('{"product": "x"}')
-    with pytest.raises(InputError, match="not a JSON list"):
+    with pytest.raises(UserError, match="not a JSON list"):
         read_plan(tmp_path / "bad.json")
     (tmp_path / "bad.json").write_text(json.dumps([{"product": first["product"], "settings": {"destination": "x",
                                                                                               "colour": 1}}]))
-    with pytest.raises(InputError, match="unknown option.*colour"):
+    with pytest.raises(UserError, match="unknown option.*colour"):
         read_plan(tmp_path / "bad.json")
 
 
@@ -126,6 +126,83 @@ def test_unreachable_dask_scheduler_is_one_clear_error(products: dict[str, Path]
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     entries = plan_entries(work_from_folder(products["folder"]), RunSettings(destination=str(tmp_path / "o")))
-    with pytest.raises(InputError, match=rf"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"):
+    with pytest.raises(UserError, match=rf"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"):
         run_batch(entries, dask=f"tcp://127.0.0.1:{port}")
     assert not (tmp_path / "o").exists()
+
+
+# -- the command line ----------------------------------------------------------------------
+def _cli(*args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from s2sr.cli import main
+
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def parse_run_args(args: list[str]) -> dict[str, object]:
+    """``args`` (after ``s2sr``) parsed by the CLI's own ``run`` command parser (nothing runs)."""
+    from s2sr.cli import main
+
+    assert args[0] == "run", args
+    ctx = main.commands["run"].make_context("run", list(args[1:]))
+    return dict(ctx.params)
+
+
+def test_cli_plan_args_are_accepted_by_the_run_parser(products: dict[str, Path], tmp_path: Path) -> None:
+    code, out, _ = _cli("batch", "--from-folder", str(products["folder"]), "-o", "s3://bucket/runs", "-m", "bicubic",
+                        "--roi", "300000", "6199000", "300500", "6199500", "--stac-catalog", "--s3-endpoint",
+                        "http://127.0.0.1:9", "--plan")
+    assert code == 0, out
+    plan = json.loads(out)
+    assert len(plan) == 3
+    for entry in plan:
+        params = parse_run_args(entry["args"])
+        assert params["input_path"] == entry["product"] and params["output_dir"] == "s3://bucket/runs"
+        assert params["roi"] == (300000.0, 6199000.0, 300500.0, 6199500.0) and params["stac_catalog"] is True
+
+
+@pytest.mark.slow
+def test_cli_from_file_summary_exit_code_and_rerun(products: dict[str, Path], tmp_path: Path) -> None:
+    lst = tmp_path / "products.txt"
+    lst.write_text("\n".join(str(products[k]) for k in ("good1", "broken")) + "\n")
+    out_dir = tmp_path / "out"
+    args = ("batch", "--from-file", str(lst), "-o", str(out_dir), "-m", "bicubic", "--summary-json",
+            str(tmp_path / "s.json"))
+    code, out, _ = _cli(*args)
+    assert code == 1, out
+    assert "1 done, 0 skipped (already done), 1 failed" in out
+    assert f"failed   {products['broken']}:" in out and "B4" in out
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["done"] == 1 and summary["failed"] == 1
+    code, out, _ = _cli(*args)
+    assert code == 1 and "0 done, 1 skipped (already done), 1 failed" in out
+
+
+@pytest.mark.parametrize("case", ["no source", "two sources", "bad plan", "plan plus options", "duplicate",
+                                  "unreadable line", "empty folder require", "both dask"])
+def test_cli_bad_input_is_one_line_exit_2(case: str, products: dict[str, Path], tmp_path: Path) -> None:
+    lst = tmp_path / "l.txt"
+    plan = tmp_path / "plan.json"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = ["-o", str(tmp_path / "out")]
+    args: list[str] = {
+        "no source": ["batch", *out],
+        "two sources": ["batch", "--from-file", str(lst), "--from-folder", str(empty), *out],
+        "bad plan": ["batch", "--from-plan", str(plan)],
+        "plan plus options": ["batch", "--from-plan", str(plan), "--bicubic"],
+        "duplicate": ["batch", "--from-file", str(lst), *out],
+        "unreadable line": ["batch", "--from-file", str(lst), *out],
+        "empty folder require": ["batch", "--from-folder", str(empty), "--require", *out],
+        "both dask": ["batch", "--from-folder", str(empty), "--dask", "local", "--dask-scheduler", "tcp://x:1", *out],
+    }[case]
+    plan.write_text("not json" if case == "bad plan" else "[]")
+    lst.write_bytes(f"{products['good1']}\n{products['good1']}\n".encode() if case == "duplicate"
+                    else b"\x00\x01garbage\xff\n")
+    code, stdout, stderr = _cli(*args)
+    assert code == 2, (stdout, stderr)
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("s2sr: error: "), stderr
+    assert not (tmp_path / "out").exists()

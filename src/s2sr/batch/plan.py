@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import UserError
 from .settings import RunSettings
 from .worklist import WorkItem, work_from_sources
 
@@ -48,20 +48,20 @@ def read_plan(path: str | Path) -> list[PlanEntry]:
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the plan {p}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UserError(f"cannot read the plan {p}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise InputError(f"the plan {p} is not JSON ({exc})",
+        raise UserError(f"the plan {p} is not JSON ({exc})",
                          hint="write it with: s2sr batch … --plan > plan.json") from None
     if not isinstance(data, list):
-        raise InputError(f"the plan {p} is not a JSON list of products",
+        raise UserError(f"the plan {p} is not a JSON list of products",
                          hint="write it with: s2sr batch … --plan > plan.json")
     pairs, settings = [], []
     for i, entry in enumerate(data):
         where = f"{p} entry {i}"
         if not isinstance(entry, dict) or not isinstance(entry.get("product"), str):
-            raise InputError(f"{where}: expected an object with a 'product' string",
+            raise UserError(f"{where}: expected an object with a 'product' string",
                              hint="write the plan with: s2sr batch … --plan > plan.json")
         pairs.append((entry["product"], where))
         settings.append(RunSettings.from_dict(entry.get("settings"), where=where))

@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any
 
-from ..errors import InputError
+from ..errors import UserError
 from .plan import PlanEntry
 from .summary import BatchSummary
 from .task import FAILED, Outcome, process
@@ -101,7 +101,7 @@ def _dask(entries: Sequence[PlanEntry], address: str, workers: int,
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed
     except ImportError:
-        raise InputError("--dask needs the 'distributed' package",
+        raise UserError("--dask needs the 'distributed' package",
                          hint="pip install 's2sr[batch]' (or pip install distributed)") from None
     cluster: Any = None
     if address == LOCAL:
@@ -115,7 +115,7 @@ def _dask(entries: Sequence[PlanEntry], address: str, workers: int,
         try:
             client = Client(cluster if cluster is not None else address, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(f"cannot reach the Dask scheduler at {address}: {str(exc).splitlines()[0]}",
+            raise UserError(f"cannot reach the Dask scheduler at {address}: {str(exc).splitlines()[0]}",
                              hint="check the address (tcp://HOST:8786) and that the scheduler runs, "
                              "or use --dask local") from None
         with client:

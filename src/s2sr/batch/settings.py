@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..defaults import DEFAULT_COLLECTION, DEFAULT_TILE_SIZE
+from ..errors import UserError
+
+if TYPE_CHECKING:
+    from ..plan import RunOptions
 
 
 @dataclass(frozen=True)
@@ -14,10 +18,10 @@ class RunSettings:
 
     destination: str
     model: str | None = None
-    collection: str = "s2sr"
+    collection: str = DEFAULT_COLLECTION
     roi_pixels: tuple[float, float, float, float] | None = None
     roi: tuple[float, float, float, float] | None = None
-    tile_size: int = 1000
+    tile_size: int = DEFAULT_TILE_SIZE
     bicubic: bool = False
     sre: bool = False
     threads: int | None = None
@@ -32,13 +36,13 @@ class RunSettings:
         args = ["run", product, "-o", self.destination]
         if self.model is not None:
             args += ["-m", self.model]
-        if self.collection != "s2sr":
+        if self.collection != DEFAULT_COLLECTION:
             args += ["--output-collection", self.collection]
         if self.roi_pixels is not None:
             args += ["--roi-pixels", *(_num(v) for v in self.roi_pixels)]
         if self.roi is not None:
             args += ["--roi", *(_num(v) for v in self.roi)]
-        if self.tile_size != 1000:
+        if self.tile_size != DEFAULT_TILE_SIZE:
             args += ["--tile-size", str(self.tile_size)]
         if self.threads is not None:
             args += ["--threads", str(self.threads)]
@@ -51,6 +55,13 @@ class RunSettings:
                 args.append(flag)
         return args
 
+    def run_options(self) -> RunOptions:
+        """The :class:`s2sr.RunOptions` of these settings (validated: a bad ROI is a UserError)."""
+        from ..plan import RunOptions
+
+        return RunOptions(roi_pixels=self.roi_pixels, roi=self.roi, tile_size=self.tile_size, bicubic=self.bicubic,
+                          sre=self.sre, threads=self.threads, gpu=self.gpu)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for k in ("roi_pixels", "roi"):
@@ -62,19 +73,19 @@ class RunSettings:
     def from_dict(cls, data: Any, *, where: str = "settings") -> RunSettings:
         """Settings from :meth:`to_dict`'s output; unknown or mistyped fields are a clear error."""
         if not isinstance(data, dict):
-            raise InputError(f"{where}: expected an object with the run options, got {type(data).__name__}")
+            raise UserError(f"{where}: expected an object with the run options, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"{where}: unknown option(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
+            raise UserError(f"{where}: unknown option(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
         if not isinstance(data.get("destination"), str) or not data["destination"]:
-            raise InputError(f"{where}: 'destination' (the -o DEST of s2sr run) is missing")
+            raise UserError(f"{where}: 'destination' (the -o DEST of s2sr run) is missing")
         kw = dict(data)
         for k in ("roi_pixels", "roi"):
             if kw.get(k) is not None:
                 v = kw[k]
                 if not (isinstance(v, list) and len(v) == 4 and all(isinstance(x, int | float) for x in v)):
-                    raise InputError(f"{where}: '{k}' must be a list of 4 numbers")
+                    raise UserError(f"{where}: '{k}' must be a list of 4 numbers")
                 kw[k] = tuple(float(x) for x in v)
         return cls(**kw)
 

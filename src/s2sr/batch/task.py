@@ -33,9 +33,9 @@ class Outcome:
 
 @functools.lru_cache(maxsize=4)
 def _model(name: str | None, threads: int | None, gpu: bool):  # type: ignore[no-untyped-def]
-    from ..models import load_model
+    from ..plan import RunOptions, open_run_model
 
-    return load_model(name, threads=threads, gpu=gpu)
+    return open_run_model(name, RunOptions(threads=threads, gpu=gpu))
 
 
 def process(source: str, settings: RunSettings) -> Outcome:
@@ -43,15 +43,13 @@ def process(source: str, settings: RunSettings) -> Outcome:
     own failure. Idempotent: a product already published the same way comes back ``skipped``."""
     t0 = time.perf_counter()
     try:
-        from ..publish import super_resolve_to
+        from ..plan import plan_run
+        from ..publisher import publish
 
-        pub = super_resolve_to(
-            source, settings.destination, _model(settings.model, settings.threads, settings.gpu),
-            collection=settings.collection, overwrite=settings.overwrite, s3_endpoint=settings.s3_endpoint,
-            create_bucket=settings.create_bucket, roi_pixels=settings.roi_pixels, roi=settings.roi,
-            tile_size=settings.tile_size, bicubic=settings.bicubic, sre=settings.sre, threads=settings.threads,
-            gpu=settings.gpu,
-        )
+        options = settings.run_options()
+        plan = plan_run(source, _model(settings.model, options.threads, options.gpu), options)
+        pub = publish(plan, settings.destination, collection=settings.collection, overwrite=settings.overwrite,
+                      s3_endpoint=settings.s3_endpoint, create_bucket=settings.create_bucket)
         if settings.stac_catalog:
             from ..outputs.catalog import add_to_catalog
             from ..outputs.store import Store
@@ -66,5 +64,5 @@ def process(source: str, settings: RunSettings) -> Outcome:
     seconds = time.perf_counter() - t0
     if pub.skipped:
         return Outcome(source, SKIPPED, item_url=pub.item_url, seconds=seconds)
-    g = pub.result.output_grid
+    g = plan.output_grid
     return Outcome(source, DONE, item_url=pub.item_url, seconds=seconds, megapixels=g.width * g.height / 1e6)

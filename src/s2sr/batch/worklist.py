@@ -1,7 +1,7 @@
 """The products of a batch: from a STAC API search, a file of paths/URLs, or a folder.
 
 Each source is checked before anything runs (a list line that cannot be read, a path that does
-not exist, the same product twice: one clear :class:`~s2sr.errors.InputError` naming the line),
+not exist, the same product twice: one clear :class:`~s2sr.errors.UserError` naming the line),
 so a batch never starts on a list it would half-process.
 """
 
@@ -15,16 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import InputError
+from ..errors import UserError
 from ..remote import is_url
 
 log = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class NothingToDoError(InputError):
-    """The work list is empty and the user asked for at least one product (``--require``)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ def _check_unique(items: Sequence[WorkItem]) -> None:
         for seen, key, what in ((seen_src, it.source, "product"), (seen_name, it.name, "product name")):
             other = seen.get(key)
             if other is not None:
-                raise InputError(
+                raise UserError(
                     f"duplicate {what} {key!r}: {other.origin} and {it.origin}",
                     hint="list each product once (a rerun skips finished products anyway)",
                 )
@@ -71,7 +67,7 @@ def work_from_sources(sources: Iterable[tuple[str, str]]) -> list[WorkItem]:
             continue
         path = Path(source).expanduser()
         if not path.exists():
-            raise InputError(f"{origin}: {source} does not exist", hint="fix or remove the line")
+            raise UserError(f"{origin}: {source} does not exist", hint="fix or remove the line")
         src = str(path.absolute())
         items.append(WorkItem(src, _name_of(src), origin))
     _check_unique(items)
@@ -85,22 +81,22 @@ def work_from_file(list_file: str | Path) -> list[WorkItem]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read the product list {path}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot read the product list {path}: {exc.strerror or exc}") from None
     pairs = []
     for no, line_bytes in enumerate(raw.splitlines(), start=1):
         origin = f"{path}:{no}"
         try:
             line = line_bytes.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise InputError(f"{origin}: the line is not UTF-8 text",
+            raise UserError(f"{origin}: the line is not UTF-8 text",
                              hint="the list holds one product path or URL per line") from None
         if not line or line.startswith("#"):
             continue
         if _CONTROL.search(line):
-            raise InputError(f"{origin}: the line holds control characters ({line[:40]!r})",
+            raise UserError(f"{origin}: the line holds control characters ({line[:40]!r})",
                              hint="the list holds one product path or URL per line")
         if not is_url(line) and "://" in line:
-            raise InputError(f"{origin}: unsupported URL {line!r}",
+            raise UserError(f"{origin}: unsupported URL {line!r}",
                              hint="use a local path, or an http(s)://, s3:// or file:// URL")
         if not is_url(line) and not Path(line).is_absolute():
             line = str(path.parent / line)
@@ -114,7 +110,7 @@ def work_from_folder(folder: str | Path) -> list[WorkItem]:
 
     root = Path(folder)
     if not root.is_dir():
-        raise InputError(f"{root} is not a folder", hint="give a folder holding products")
+        raise UserError(f"{root} is not a folder", hint="give a folder holding products")
     pairs = [(str(p), f"{root}/{p.name}") for p in sorted(root.iterdir())
              if not p.name.startswith(".") and detect_kind(p) is not None]
     return work_from_sources(pairs)
