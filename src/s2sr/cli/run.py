@@ -9,7 +9,7 @@ import click
 
 from ..defaults import DEFAULT_COLLECTION, DEFAULT_TILE_SIZE
 from ._common import TqdmProgress, verbose_option
-from .search import resolve_inputs, search_options
+from .search import select_products, search_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,12 +88,12 @@ def run(
     from ..publisher import publish
 
     options = options_from(params, bicubic=bicubic, gpu=gpu)
-    inputs = resolve_inputs(input_path, sre=options.sre, **{k: params[k] for k in _SEARCH_KEYS})
-    if not inputs.products:
-        click.echo(inputs.message)
+    selection = select_products(input_path, sre=options.sre, **{k: params[k] for k in _SEARCH_KEYS})
+    if not selection.products:
+        click.echo(selection.message)
         return
     mdl = open_run_model(model, options)
-    plans = [plan_run(product, mdl, options) for product in inputs.products]  # all valid before any output
+    plans = [plan_run(product, mdl, options) for product in selection.products]  # all valid before any output
     for plan in plans:
         pub = publish(plan, output_dir, collection=collection, overwrite=overwrite,
                       s3_endpoint=s3_endpoint, create_bucket=create_bucket, progress=TqdmProgress)

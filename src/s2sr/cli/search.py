@@ -1,7 +1,7 @@
-"""The input side of ``s2sr run``: one INPUT (path or URL) or the items of a STAC API search.
+"""Which products ``s2sr run`` processes: one INPUT (path or URL) or the items of a STAC API search.
 
 Kept out of :mod:`s2sr.cli.run` so the command stays a thin layer: :func:`search_options` adds the
-search flags to a click command and :func:`resolve_inputs` turns the arguments into the
+search flags to a click command and :func:`select_products` turns the arguments into the
 products to process (all opened, and so validated, before anything is written).
 """
 
@@ -52,12 +52,12 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Inputs:
+class Selection:
     products: tuple[Product, ...]
     message: str = ""  #: said when there is nothing to do
 
 
-def resolve_inputs(
+def select_products(
     input_path: str | None,
     *,
     stac_api: str | None,
@@ -69,7 +69,7 @@ def resolve_inputs(
     max_items: int | None = None,
     require: bool = False,
     sre: bool = False,
-) -> Inputs:
+) -> Selection:
     """The opened products to process: INPUT's, or those of the STAC API search."""
     from ..products import open_product
     from ..products.stac import Search, StacProduct, search_items
@@ -80,7 +80,7 @@ def resolve_inputs(
             raise UserError("--collection/--ids/--bbox/--datetime/--max-cloud need --stac-api URL")
         if input_path is None:
             raise UserError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
-        return Inputs((open_product(input_path, sre=sre),))
+        return Selection((open_product(input_path, sre=sre),))
     if input_path is not None:
         raise UserError("give either INPUT or --stac-api, not both")
 
@@ -94,6 +94,6 @@ def resolve_inputs(
         msg = f"no STAC item matched the search on {stac_api} ({what or 'no filter'})"
         if require:
             raise NothingFoundError(msg, hint="widen the search, or drop --require to accept an empty result")
-        return Inputs((), message=msg + "; nothing to do")
+        return Selection((), message=msg + "; nothing to do")
     log.info("%d item(s) found on %s", len(items), stac_api)
-    return Inputs(tuple(StacProduct(it) for it in items))
+    return Selection(tuple(StacProduct(it) for it in items))
