@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import UserError
-from ..remote import is_url
+from ..remote.gdal import is_url
 
 log = logging.getLogger(__name__)
 
