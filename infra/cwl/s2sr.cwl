@@ -106,6 +106,9 @@ $graph:
         envDef:
           # the image's model cache; credentials (AWS_*) come from the runner's environment only
           S2SR_MODELS_DIR: /home/s2sr/.cache/s2sr/models
+          # ONNX Runtime keeps files under $XDG_CACHE_HOME (else $HOME/.cache, and HOME is the
+          # output directory): keep them out of the output
+          XDG_CACHE_HOME: $(runtime.tmpdir)/.cache
     baseCommand: [s2sr, run]
     arguments:
       - prefix: --output
