@@ -159,7 +159,7 @@ def test_image_runs_the_cli_as_non_root_with_a_health_check(image: Image) -> Non
     info = json.loads(pm.run("image", "inspect", image.tag).stdout)[0]
     cfg = info["Config"]
     assert cfg["User"] == "1000:1000" and cfg["Entrypoint"] == ["/usr/local/bin/s2sr-entrypoint"]
-    health = cfg.get("Healthcheck") or info.get("HealthCheck") or {}
+    health = cfg.get("Healthcheck") or info.get("Healthcheck") or info.get("HealthCheck") or {}
     assert health.get("Test") == ["CMD", "s2sr", "--version"], info.keys()
     assert not any(e.startswith("AWS_") for e in cfg.get("Env", []))
     r = pm.run("run", "--rm", image.tag, "run", "/nowhere/product.zip", "-o", "/tmp/out", check=False)
