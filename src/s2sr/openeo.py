@@ -7,9 +7,9 @@ Three statements for a user::
                                      model="carn.yaml", spatial_extent={...}, temporal_extent=["2023-06-01", "2023-06-30"])
     job = cube.create_job(title="s2sr", job_options=s2sr.openeo.job_options("https://…/carn.zip", "https://…/s2sr-deps.zip"))
 
-The graph (DESIGN §6): ``load_collection`` of the model's 10 m bands and of its 20 m bands,
+The graph (docs/architecture.md, "Entry points"): ``load_collection`` of the model's 10 m bands and of its 20 m bands,
 ``resample_cube_spatial`` of the 20 m cube onto the 10 m cube with ``cubic`` (the model's input
-is GDAL-cubic upsampled, DESIGN §3), ``merge_cubes`` (``filter_bands`` into the card's order if
+is GDAL-cubic upsampled, docs/radiometry.md "Resampling"), ``merge_cubes`` (``filter_bands`` into the card's order if
 needed), ``apply_neighborhood`` running the s2sr UDF (:mod:`s2sr.udf`) on windows of
 ``window`` px with an overlap of ``ceil(margin / factor)`` px on the source grid, and
 ``save_result``.  A model reading only 20 m bands runs on the 20 m grid.

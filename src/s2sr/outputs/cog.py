@@ -1,4 +1,4 @@
-"""Cloud-Optimized GeoTIFF output, written block by block (DESIGN §5).
+"""Cloud-Optimized GeoTIFF output, written block by block (docs/architecture.md, "Outputs").
 
 Tiles are written into a tiled, compressed GeoTIFF under a temporary name; when every tile
 is in, GDAL's COG driver copies it (streaming, with internal overviews) to another

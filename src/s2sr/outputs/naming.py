@@ -1,4 +1,4 @@
-"""Output file names, as the seed tool names them (DESIGN §5)."""
+"""Output file names, as the seed tool names them (docs/architecture.md, "Outputs")."""
 
 from __future__ import annotations
 

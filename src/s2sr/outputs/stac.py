@@ -1,4 +1,4 @@
-"""STAC items and collections for s2sr outputs (DESIGN §5), built with pystac.
+"""STAC items and collections for s2sr outputs (docs/architecture.md, "Outputs"), built with pystac.
 
 One item per output product: WGS84 footprint (valid data) and bbox, the acquisition
 datetime, assets ``sisr`` (COG, role data), ``bicubic`` (optional), ``thumbnail`` (PNG) and
