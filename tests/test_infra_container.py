@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from s2sr.testing import SeaweedS3, aws_env, es_v1_item, write_earthsearch_cogs
+from s2sr.testing import RangeServer, SeaweedS3, aws_env, es_v1_item, write_earthsearch_cogs
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -118,6 +118,12 @@ def image() -> Iterator[Image]:
     """The CPU image built with infra/build-image.sh --offline-base --no-network, once per session
     (xdist workers share it: same storage, a lock, a count of users for the clean-up)."""
     ensure_podman()
+    reuse = os.environ.get("S2SR_TEST_PODMAN_ROOT")  # development only: a storage already holding TAG
+    if reuse:
+        pm = Podman(Path(reuse))
+        size = int(pm.run("image", "inspect", TAG, "--format", "{{.Size}}").stdout.strip())
+        yield Image(pm, TAG, float("nan"), size)
+        return
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
     root = Path(tempfile.gettempdir()) / f"s2sr-test-podman-{run_id}"
     root.mkdir(exist_ok=True)
@@ -179,8 +185,9 @@ def test_container_processes_a_product_on_s3_and_publishes_back(
     image: Image, s3_server: SeaweedS3, bucket: str, arrays: tuple[np.ndarray, np.ndarray], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A STAC item + COGs on S3 → the container (credentials from the environment only) → COG +
-    STAC item + catalog.json on S3 → odc-stac on the host reads what `s2sr run` makes here."""
+    """A STAC item (over HTTP, as a STAC API serves it) whose COGs are on S3 → the container
+    (credentials from the environment only) → COG + STAC item + catalog.json on S3 → odc-stac on
+    the host reads what `s2sr run` makes here from the same item."""
     import odc.stac
     import pystac
 
@@ -189,11 +196,14 @@ def test_container_processes_a_product_on_s3_and_publishes_back(
 
     files = write_earthsearch_cogs(tmp_path / "cogs", *arrays, offset=0, nodata_cols=6)
     item = es_v1_item(files, base_href=f"s3://{bucket}/in", **{
-        "earthsearch:boa_offset_applied": False, "s2:processing_baseline": "02.14"})
+        "datetime": "2017-05-27T10:21:13.456000Z", "earthsearch:boa_offset_applied": False,
+        "s2:processing_baseline": "02.14"})
     fs = s3_server.fs()
     for path in files.values():
         fs.put_file(str(path), f"{bucket}/in/{path.name}")
-    fs.pipe_file(f"{bucket}/in/item.json", json.dumps(item).encode())
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "item.json").write_text(json.dumps(item))
 
     env = aws_env(s3_server.endpoint)
     for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_REGION"):
@@ -201,10 +211,13 @@ def test_container_processes_a_product_on_s3_and_publishes_back(
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     passed = [a for k in env for a in ("-e", k)]  # values come from the environment, not the command line
-    t0 = time.perf_counter()
-    r = image.podman.run("run", "--rm", "--network=host", *passed, image.tag, "run", f"s3://{bucket}/in/item.json",
-                         "-o", f"s3://{bucket}/out", "-m", "bicubic", "--stac-catalog", env=env)
-    seconds = time.perf_counter() - t0
+    with RangeServer(served) as http:
+        item_href = f"{http.url}/item.json"
+        t0 = time.perf_counter()
+        r = image.podman.run("run", "--rm", "--network=host", *passed, image.tag, "run", item_href,
+                             "-o", f"s3://{bucket}/out", "-m", "bicubic", "--stac-catalog", env=env)
+        seconds = time.perf_counter() - t0
+        local = publish(item_href, tmp_path / "host", "bicubic")
     assert env["AWS_SECRET_ACCESS_KEY"] not in r.stdout + r.stderr
     item_url = next(w for line in r.stdout.splitlines() if "(STAC item" in line for w in line.split() if
                     w.endswith(".json"))
@@ -219,7 +232,6 @@ def test_container_processes_a_product_on_s3_and_publishes_back(
         ds = odc.stac.load([stac_item], bands=["B4", "B8"])
         remote = np.stack([ds[b].values[0] for b in ("B4", "B8")])
 
-    local = publish(f"s3://{bucket}/in/item.json", tmp_path / "host", "bicubic")
     with rasterio.open(local.sisr) as src:
         names = list(src.descriptions)
         here = np.stack([src.read(names.index(b) + 1) for b in ("B4", "B8")])
