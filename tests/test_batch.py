@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from s2sr.batch import (
-    RunSettings, plan_entries, plan_json, read_plan, run_batch, work_from_file, work_from_folder,
+    RunSettings,
+    plan_entries,
+    plan_json,
+    read_plan,
+    run_batch,
+    work_from_file,
+    work_from_folder,
 )
 from s2sr.errors import UserError
 

@@ -43,10 +43,8 @@ class BatchSummary:
         return sum(o.megapixels for o in self.done) / self.seconds if self.seconds > 0 else 0.0
 
     def lines(self) -> list[str]:
-        out = [
-            f"batch: {len(self.outcomes)} product(s) on {self.engine} in {self.seconds:.1f} s: "
-            f"{len(self.done)} done, {len(self.skipped)} skipped (already done), {len(self.failed)} failed",
-        ]
+        out = [(f"batch: {len(self.outcomes)} product(s) on {self.engine} in {self.seconds:.1f} s: "
+                f"{len(self.done)} done, {len(self.skipped)} skipped (already done), {len(self.failed)} failed")]
         if self.done:
             out.append(f"throughput: {self.products_per_minute:.2f} products/min, "
                        f"{self.megapixels_per_second:.3f} output Mpx/s")

@@ -61,7 +61,13 @@ def batch(ctx: click.Context, list_file: Path | None, folder: Path | None, plan_
     skip finished products.
     """
     from ..batch import (
-        RunSettings, plan_entries, plan_json, read_plan, run_batch, work_from_file, work_from_folder,
+        RunSettings,
+        plan_entries,
+        plan_json,
+        read_plan,
+        run_batch,
+        work_from_file,
+        work_from_folder,
         work_from_search,
     )
     from ..errors import NothingFoundError, UserError
