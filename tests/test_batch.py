@@ -187,7 +187,7 @@ def test_cli_from_file_summary_exit_code_and_rerun(products: dict[str, Path], tm
 
 
 @pytest.mark.parametrize("case", ["no source", "two sources", "bad plan", "plan plus options", "duplicate",
-                                  "unreadable line", "empty folder require", "both dask"])
+                                  "unreadable line", "empty folder require", "both dask", "unreachable dask"])
 def test_cli_bad_input_is_one_line_exit_2(case: str, products: dict[str, Path], tmp_path: Path) -> None:
     lst = tmp_path / "l.txt"
     plan = tmp_path / "plan.json"
@@ -203,6 +203,8 @@ def test_cli_bad_input_is_one_line_exit_2(case: str, products: dict[str, Path], 
         "unreadable line": ["batch", "--from-file", str(lst), *out],
         "empty folder require": ["batch", "--from-folder", str(empty), "--require", *out],
         "both dask": ["batch", "--from-folder", str(empty), "--dask", "local", "--dask-scheduler", "tcp://x:1", *out],
+        "unreachable dask": ["batch", "--from-folder", str(products["folder"]), "--dask-scheduler",
+                             "tcp://127.0.0.1:9", *out],
     }[case]
     plan.write_text("not json" if case == "bad plan" else "[]")
     lst.write_bytes(f"{products['good1']}\n{products['good1']}\n".encode() if case == "duplicate"
