@@ -53,6 +53,9 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
 )
 @run_options
 @click.option("--bicubic", is_flag=True, help="Also write the bicubic comparison product.")
+@click.option("--asset-layout", type=click.Choice(["multiband", "per-band"]), default="multiband", show_default=True,
+              help="multiband: one COG with every band (odc-stac, rio-tiler/titiler, GDAL, QGIS); per-band: one COG "
+              "per band, assets keyed as Earth Search keys them (stackstac and other per-band readers).")
 @click.option("--gpu", is_flag=True, help="Run on CUDA when available (falls back to CPU with a warning).")
 @click.option("--output-collection", "collection", default=DEFAULT_COLLECTION, show_default=True,
               help="STAC collection id (and folder) to publish into.")
@@ -70,6 +73,7 @@ def run(
     output_dir: str,
     model: str | None,
     bicubic: bool,
+    asset_layout: str,
     gpu: bool,
     collection: str,
     overwrite: bool,
@@ -87,7 +91,7 @@ def run(
     from ..plan import open_run_model, plan_run
     from ..publisher import publish
 
-    options = options_from(params, bicubic=bicubic, gpu=gpu)
+    options = options_from(params, bicubic=bicubic, gpu=gpu, asset_layout=asset_layout)
     selection = select_products(input_path, sre=options.sre, **{k: params[k] for k in _SEARCH_KEYS})
     if not selection.products:
         click.echo(selection.message)
