@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -125,7 +126,8 @@ def image() -> Iterator[Image]:
         yield Image(pm, TAG, float("nan"), size)
         return
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
-    root = Path(tempfile.gettempdir()) / f"s2sr-test-podman-{run_id}"
+    # short: podman refuses a --runroot longer than 50 characters
+    root = Path(tempfile.gettempdir()) / f"s2sr-pm-{hashlib.sha256(run_id.encode()).hexdigest()[:10]}"
     root.mkdir(exist_ok=True)
     pm = Podman(root)
     lock, users, built = root / "lock", root / "users", root / "built.json"
