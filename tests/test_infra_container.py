@@ -133,21 +133,22 @@ def image() -> Iterator[Image]:
     lock, users, built = root / "lock", root / "users", root / "built.json"
     with _locked(lock):
         users.write_text(str(int(users.read_text() or 0) + 1) if users.exists() else "1")
-        if not built.exists():
-            t0 = time.perf_counter()
-            r = subprocess.run(
-                ["bash", str(INFRA / "build-image.sh"), "--offline-base", "--no-network", "--tag", TAG,
-                 "--engine", " ".join(pm.cmd)],
-                capture_output=True, text=True, env={**pm.env, "PYTHON": sys.executable}, timeout=2400)
-            if r.returncode != 0:
-                pytest.fail(f"infra/build-image.sh failed ({r.returncode}): {r.stderr[-3000:]}")
-            seconds = time.perf_counter() - t0
-            size = int(pm.run("image", "inspect", TAG, "--format", "{{.Size}}").stdout.strip())
-            built.write_text(json.dumps({"seconds": seconds, "size": size}))
-        facts = json.loads(built.read_text())
     try:
+        with _locked(lock):
+            if not built.exists():
+                t0 = time.perf_counter()
+                r = subprocess.run(
+                    ["bash", str(INFRA / "build-image.sh"), "--offline-base", "--no-network", "--tag", TAG,
+                     "--engine", " ".join(pm.cmd)],
+                    capture_output=True, text=True, env={**pm.env, "PYTHON": sys.executable}, timeout=2400)
+                if r.returncode != 0:
+                    pytest.fail(f"infra/build-image.sh failed ({r.returncode}): {r.stderr[-3000:]}")
+                seconds = time.perf_counter() - t0
+                size = int(pm.run("image", "inspect", TAG, "--format", "{{.Size}}").stdout.strip())
+                built.write_text(json.dumps({"seconds": seconds, "size": size}))
+            facts = json.loads(built.read_text())
         yield Image(pm, TAG, facts["seconds"], facts["size"])
-    finally:
+    finally:  # the last user removes the storage (also after a failed build)
         with _locked(lock):
             left = int(users.read_text()) - 1
             users.write_text(str(left))
