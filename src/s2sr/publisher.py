@@ -30,8 +30,9 @@ import yaml
 from .defaults import DEFAULT_COLLECTION
 from .errors import OutputError, ProcessingError
 from .models import Model, ModelCard
+from .outputs.collection import merge_collection
 from .outputs.naming import MULTIBAND
-from .outputs.stac import DataAsset, ItemFacts, build_item, footprint, merge_collection, run_key
+from .outputs.stac import DataAsset, ItemFacts, build_item, footprint, run_key
 from .outputs.store import Store
 from .outputs.thumbnail import read_quicklook, write_png
 from .pipeline import ProgressFactory, RunResult, execute
@@ -85,7 +86,7 @@ def publish(
     _check_collection_id(collection)
     plan = as_plan(product, model, options)
     prod, mdl, card, opts = plan.product, plan.model, plan.card, plan.options
-    sisr_name, item_id = plan.sisr_name, plan.item_id
+    item_id = plan.item_id
     run_options: dict[str, Any] = {
         "roi_pixels": list(plan.roi_pixels),
         "tile_size": opts.tile_size,
