@@ -159,7 +159,7 @@ def parse_run_args(args: list[str]) -> dict[str, object]:
 def test_cli_plan_args_are_accepted_by_the_run_parser(products: dict[str, Path], tmp_path: Path) -> None:
     code, out, _ = _cli("batch", "--from-folder", str(products["folder"]), "-o", "s3://bucket/runs", "-m", "bicubic",
                         "--roi", "300000", "6199000", "300500", "6199500", "--stac-catalog", "--s3-endpoint",
-                        "http://127.0.0.1:9", "--plan")
+                        "http://127.0.0.1:9", "--asset-layout", "per-band", "--plan")
     assert code == 0, out
     plan = json.loads(out)
     assert len(plan) == 3
@@ -167,6 +167,7 @@ def test_cli_plan_args_are_accepted_by_the_run_parser(products: dict[str, Path],
         params = parse_run_args(entry["args"])
         assert params["input_path"] == entry["product"] and params["output_dir"] == "s3://bucket/runs"
         assert params["roi"] == (300000.0, 6199000.0, 300500.0, 6199500.0) and params["stac_catalog"] is True
+        assert params["asset_layout"] == "per-band"
 
 
 @pytest.mark.slow

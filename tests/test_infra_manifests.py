@@ -94,7 +94,8 @@ def test_argo_manifests_validate_against_argos_schema() -> None:
 
 
 def _argo_values(doc: dict[str, Any]) -> dict[str, str]:
-    params = {f"workflow.parameters.{p['name']}": str(p.get("value", "")) for p in doc["spec"]["arguments"]["parameters"]}
+    params = {f"workflow.parameters.{p['name']}": str(p.get("value", ""))
+              for p in doc["spec"]["arguments"]["parameters"]}
     params["inputs.parameters.product"] = "https://stac.example.org/collections/c/items/S2A_31TCJ_20230415_0_L2A"
     return params
 

@@ -47,7 +47,8 @@ def run_batch(entries: Sequence[PlanEntry], *, workers: int = 1, dask: str | Non
     if dask is None and workers <= 1:
         engine, outcomes = "this process", _in_process(entries, report)
     elif dask is None:
-        engine, outcomes = f"a local pool of {workers} processes", _pool(_threads_for(entries, workers), workers, report)
+        engine = f"a local pool of {workers} processes"
+        outcomes = _pool(_threads_for(entries, workers), workers, report)
     else:
         engine, outcomes = _dask(entries, dask, workers, report)
     return BatchSummary(tuple(outcomes), time.perf_counter() - t0, engine)

@@ -30,6 +30,7 @@ class RunSettings:
     s3_endpoint: str | None = None
     create_bucket: bool = False
     stac_catalog: bool = False
+    asset_layout: str = "multiband"  #: ``multiband`` (one COG) or ``per-band`` (one COG per band)
 
     def run_args(self, product: str) -> list[str]:
         """The exact ``s2sr run`` arguments (after ``s2sr``) that process ``product`` with these settings."""
@@ -48,6 +49,8 @@ class RunSettings:
             args += ["--threads", str(self.threads)]
         if self.s3_endpoint is not None:
             args += ["--s3-endpoint", self.s3_endpoint]
+        if self.asset_layout != "multiband":
+            args += ["--asset-layout", self.asset_layout]
         for flag, on in (("--bicubic", self.bicubic), ("--sre", self.sre), ("--gpu", self.gpu),
                          ("--overwrite", self.overwrite), ("--create-bucket", self.create_bucket),
                          ("--stac-catalog", self.stac_catalog)):
@@ -60,7 +63,7 @@ class RunSettings:
         from ..plan import RunOptions
 
         return RunOptions(roi_pixels=self.roi_pixels, roi=self.roi, tile_size=self.tile_size, bicubic=self.bicubic,
-                          sre=self.sre, threads=self.threads, gpu=self.gpu)
+                          sre=self.sre, threads=self.threads, gpu=self.gpu, asset_layout=self.asset_layout)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -77,7 +80,8 @@ class RunSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise UserError(f"{where}: unknown option(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
+            raise UserError(f"{where}: unknown option(s) {', '.join(unknown)}",
+                            hint=f"known: {', '.join(sorted(known))}")
         if not isinstance(data.get("destination"), str) or not data["destination"]:
             raise UserError(f"{where}: 'destination' (the -o DEST of s2sr run) is missing")
         kw = dict(data)

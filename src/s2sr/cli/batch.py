@@ -33,6 +33,8 @@ from .search import search_options
 @click.option("--overwrite", is_flag=True, help="Redo items that already exist.")
 @click.option("--s3-endpoint", default=None, metavar="URL", help="S3-compatible endpoint (as s2sr run).")
 @click.option("--create-bucket", is_flag=True, help="Create the s3:// bucket if it does not exist.")
+@click.option("--asset-layout", type=click.Choice(["multiband", "per-band"]), default="multiband", show_default=True,
+              help="As s2sr run: one multi-band COG, or one COG per band.")
 @click.option("--stac-catalog", is_flag=True,
               help="Also link every item from DEST/catalog.json (a self-contained STAC catalog, relative hrefs).")
 @search_options
@@ -51,8 +53,8 @@ from .search import search_options
 @click.pass_context
 def batch(ctx: click.Context, list_file: Path | None, folder: Path | None, plan_file: Path | None,
           output_dir: str | None, model: str | None, bicubic: bool, gpu: bool, collection: str, overwrite: bool,
-          s3_endpoint: str | None, create_bucket: bool, stac_catalog: bool, print_plan: bool, workers: int,
-          dask_local: str | None, dask_scheduler: str | None, summary_json: Path | None, **params: Any) -> None:
+          s3_endpoint: str | None, create_bucket: bool, asset_layout: str, stac_catalog: bool, print_plan: bool,
+          workers: int, dask_local: str | None, dask_scheduler: str | None, summary_json: Path | None, **params: Any) -> None:
     """Super-resolve many products: from a STAC API search (same flags as s2sr run), a list file,
     a folder, or a plan.
 
@@ -99,7 +101,7 @@ def batch(ctx: click.Context, list_file: Path | None, folder: Path | None, plan_
             destination=output_dir, model=model, collection=collection, roi_pixels=params["roi_pixels"] or None,
             roi=params["roi"] or None, tile_size=params["tile_size"], bicubic=bicubic, sre=params["sre"],
             threads=params["threads"], gpu=gpu, overwrite=overwrite, s3_endpoint=s3_endpoint,
-            create_bucket=create_bucket, stac_catalog=stac_catalog)
+            create_bucket=create_bucket, stac_catalog=stac_catalog, asset_layout=asset_layout)
         settings.run_options()  # a bad ROI or tile size: one error before anything
         if list_file is not None:
             work = work_from_file(list_file)
