@@ -54,7 +54,8 @@ from .search import search_options
 def batch(ctx: click.Context, list_file: Path | None, folder: Path | None, plan_file: Path | None,
           output_dir: str | None, model: str | None, bicubic: bool, gpu: bool, collection: str, overwrite: bool,
           s3_endpoint: str | None, create_bucket: bool, asset_layout: str, stac_catalog: bool, print_plan: bool,
-          workers: int, dask_local: str | None, dask_scheduler: str | None, summary_json: Path | None, **params: Any) -> None:
+          workers: int, dask_local: str | None, dask_scheduler: str | None, summary_json: Path | None,
+          **params: Any) -> None:
     """Super-resolve many products: from a STAC API search (same flags as s2sr run), a list file,
     a folder, or a plan.
 
