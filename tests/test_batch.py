@@ -111,8 +111,12 @@ def test_dask_local_cluster_isolates_failures_and_reruns_skip(products: dict[str
     assert sorted(lk["href"] for lk in cat["links"] if lk["rel"] == "item") == sorted(
         f"./s2sr/{n}/{n}.json" for n in items)
 
-    again = run_batch(entries, workers=2, dask="local")
-    assert (len(again.done), len(again.skipped), len(again.failed)) == (0, 2, 1)
+    # the rerun, as `s2sr batch --dask local`: the 2 finished products are skipped, exit code 1
+    code, stdout, _ = _cli("batch", "--from-folder", str(products["folder"]), "-o", str(out), "-m", "bicubic",
+                           "--dask", "local", "--workers", "2", "--stac-catalog")
+    assert code == 1, stdout
+    assert "on dask local (2 worker processes)" in stdout and "0 done, 2 skipped (already done), 1 failed" in stdout
+    assert f"failed: {products['broken']}:" in stdout
 
 
 @pytest.mark.slow
