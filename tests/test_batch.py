@@ -219,3 +219,17 @@ def test_cli_bad_input_is_one_line_exit_2(case: str, products: dict[str, Path], 
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("s2sr: error: "), stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_dask_scheduler_address(products: dict[str, Path], tmp_path: Path) -> None:
+    """--dask-scheduler ADDRESS: tasks go to an existing cluster (here a LocalCluster started apart)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        lst = tmp_path / "one.txt"
+        lst.write_text(f"{products['good1']}\n")
+        code, stdout, _ = _cli("batch", "--from-file", str(lst), "-o", str(tmp_path / "out"), "-m", "bicubic",
+                               "--dask-scheduler", cluster.scheduler_address)
+    assert code == 0, stdout
+    assert f"on dask {cluster.scheduler_address}" in stdout and "1 done, 0 skipped" in stdout
