@@ -31,7 +31,7 @@ from click.testing import CliRunner
 
 from s2sr.cli import main as s2sr_main
 
-from s2sr.testing import ACCESS_KEY, SECRET_KEY, SeaweedS3, aws_env
+from s2sr.testing import SeaweedS3, aws_env
 
 from .support.stac_validate import format_checks, stac_validator_config, validate_stac
 
@@ -385,11 +385,9 @@ def s3(s3_server: SeaweedS3, theia_dir: Path, convnet_card: Path) -> Iterator[di
 
 
 def _gdal_s3(endpoint: str) -> rasterio.Env:
-    from rasterio.session import AWSSession
-
-    session = AWSSession(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                         endpoint_url=endpoint.split("://", 1)[1])
-    return rasterio.Env(session=session, AWS_HTTPS="NO", AWS_VIRTUAL_HOSTING="FALSE")
+    """GDAL settings for /vsis3/ reads from ``endpoint``; the credentials are the AWS_* variables the
+    ``s3`` fixture sets, which GDAL reads itself (no boto3: the test extra does not install it)."""
+    return rasterio.Env(AWS_S3_ENDPOINT=endpoint.split("://", 1)[1], AWS_HTTPS="NO", AWS_VIRTUAL_HOSTING="FALSE")
 
 
 @pytest.mark.slow
