@@ -1,0 +1,393 @@
+"""The performance benchmark: one command, its own inputs, one JSON of figures from one run.
+
+    python benchmarks/run.py [--size 1098] [--threads N] [--json benchmark.json]
+
+Builds a SIZE² (10 m px) Theia L2A product (real pixels when ``shared/data/real_pixels`` is
+found, else generated texture) and a CARN-sized conv net (~380 k parameters, 10 bands, ×2,
+margin 32, seeded weights: ``carn_like.py``), then measures, on this machine, in one run:
+
+* ``s2sr``: the whole product into a local COG, in a child process (whole-process wall, the
+  library call's own wall and split, peak RSS, margin overhead = inferred input px / ROI px);
+* pure ONNX Runtime on the same tiles (same count and shape, same session options and threads):
+  the *pipeline ratio* = s2sr wall / ONNX Runtime wall (the runs are interleaved when
+  ``--repeat`` > 1, and the median ratio is kept);
+* output Mpx/s and the extrapolated time of a whole 10980² product (ONNX Runtime's s per input
+  Mpx × the input px a 10980² run infers (its margin overhead) × the pipeline ratio);
+* peak RSS per product size (``--rss-sizes``: 1/100, 1/25, 1/4 of a 10980² tile by default);
+* a tile-size sweep (``--tile-sizes``);
+* the seed tool (``sentinel2_superresolution``) on the same product and model, with its default
+  threads and with ``--threads``, when it is importable by ``--seed-python`` (default: this
+  interpreter).
+
+Nothing here asserts timings: figures are printed and saved, and judged by a reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+if (HERE.parent / "src" / "s2sr").is_dir():  # a checkout: its source first (as the tests run it)
+    sys.path.insert(1, str(HERE.parent / "src"))
+
+from carn_like import parameter_count, write_carn_like  # noqa: E402
+
+FULL = 10980  #: a whole Sentinel-2 tile, 10 m pixels per side
+
+# The child that runs s2sr: prints one JSON line about the run.
+CHILD = r"""
+import json, logging, sys, time
+t_import = time.perf_counter()
+import s2sr
+product, out, card, tile_size, threads = sys.argv[1:6]
+kwargs = {"tile_size": int(tile_size)}
+if threads != "auto":
+    kwargs["threads"] = int(threads)
+t0 = time.perf_counter()
+r = s2sr.super_resolve(product, out, card, **kwargs)
+wall = time.perf_counter() - t0
+info = {
+    "run_wall_s": wall,
+    "import_s": t0 - t_import,
+    "timings": dict(r.timings),
+    "tiles": r.tiles,
+    "output_px": [r.output_grid.width, r.output_grid.height],
+    "roi_px": [r.roi.width, r.roi.height],
+}
+for name in ("margin_overhead", "inferred_px", "threads", "read_shape", "providers"):
+    if hasattr(r, name):
+        v = getattr(r, name)
+        info[name] = list(v) if isinstance(v, tuple) else v
+print("S2SR-BENCH " + json.dumps(info))
+"""
+
+SEED_CHECK = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('sentinel2_superresolution') else 1)"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def run_child(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``cmd``; its whole-process wall, peak RSS (MB, from wait4) and stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} … failed ({proc.returncode}):\n{err[-3000:]}")
+    return {"process_wall_s": wall, "stdout": out, "stderr": err}
+
+
+def measured(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``cmd`` under a tiny wrapper that reports the child's peak RSS (ru_maxrss of its children)."""
+    wrapper = (
+        "import os, resource, subprocess, sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:])\n"
+        "w = time.perf_counter() - t0\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print('RSS-BENCH %d %.6f' % (ru.ru_maxrss, w), file=sys.stderr)\n"
+        "sys.exit(p.returncode)\n"
+    )
+    r = run_child([sys.executable, "-c", wrapper, *cmd], env=env)
+    line = next(ln for ln in r["stderr"].splitlines() if ln.startswith("RSS-BENCH "))
+    _, kb, wall = line.split()
+    r["peak_rss_mb"] = int(kb) / 1024
+    r["process_wall_s"] = float(wall)
+    return r
+
+
+def s2sr_env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = HERE.parent / "src"
+    if (src / "s2sr").is_dir():  # a checkout: its source first (as the tests run it)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def run_s2sr(product: Path, out: Path, card: Path, tile_size: int, threads: int | str) -> dict[str, Any]:
+    r = measured([sys.executable, "-c", CHILD, str(product), str(out), str(card), str(tile_size), str(threads)],
+                 env=s2sr_env())
+    line = next(ln for ln in r["stdout"].splitlines() if ln.startswith("S2SR-BENCH "))
+    info = json.loads(line.split(" ", 1)[1])
+    info.update(process_wall_s=r["process_wall_s"], peak_rss_mb=r["peak_rss_mb"])
+    for f in out.glob("*.tif"):
+        f.unlink()
+    return info
+
+
+def default_threads() -> int:
+    """The thread count s2sr picks when none is given (its own rule when it has one)."""
+    try:
+        from s2sr.models.runtime import default_threads as s2sr_default
+
+        return int(s2sr_default())
+    except ImportError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def tile_geometry(size: int, tile_size: int, factor: int, margin: int) -> dict[str, Any]:
+    """Read shape, tile count and margin overhead s2sr's tiling gives a size² ROI (no I/O)."""
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from s2sr.grid import Grid
+    from s2sr.tiling import full_roi, plan_tiles
+
+    grid = Grid(CRS.from_epsg(32633), Affine(10, 0, 300000, 0, -10, 6200040), size, size)
+    plan = plan_tiles(grid, full_roi(grid), factor=factor, tile_size=tile_size, margin=margin)
+    rows, cols = plan.read_shape
+    inferred = len(plan) * rows * cols
+    return {"tiles": len(plan), "read_shape": [rows, cols], "inferred_px": inferred,
+            "margin_overhead": inferred / (size * size)}
+
+
+def pure_ort(card: Path, read_shape: Sequence[int], tiles: int, threads: int) -> float:
+    """Seconds for ONNX Runtime alone on ``tiles`` tiles of ``read_shape`` (session as s2sr makes it)."""
+    from s2sr.models import load_model
+
+    model = load_model(card, threads=threads)
+    x = np.random.default_rng(0).uniform(200, 4000, size=(1, 10, *read_shape)).astype(np.float32)
+    model.predict(x)  # warm-up (first-run allocations)
+    t0 = time.perf_counter()
+    for _ in range(tiles):
+        model.predict(x)
+    return time.perf_counter() - t0
+
+
+def seed_compatible(product: Path) -> None:
+    """Add the sun-angle grids the seed's reader (sensorsio) insists on to the product's MTD_ALL.xml."""
+    mtd = next(product.glob("*_MTD_ALL.xml"))
+    text = mtd.read_text(encoding="utf-8")
+    if "Angles_Grids_List" in text:
+        return
+    values = "".join("<VALUES>" + " ".join(["30.0"] * 3) + "</VALUES>" for _ in range(3))
+    grid = f'<COL_STEP unit="m">5000</COL_STEP><ROW_STEP unit="m">5000</ROW_STEP><Values_List>{values}</Values_List>'
+    geo = (
+        "<Geometric_Informations><Angles_Grids_List><Sun_Angles_Grids>"
+        f"<Zenith>{grid}</Zenith><Azimuth>{grid}</Azimuth></Sun_Angles_Grids>"
+        "<Viewing_Incidence_Angles_Grids_List/></Angles_Grids_List></Geometric_Informations>\n"
+    )
+    mtd.write_text(text.replace("</Muscate_Metadata_Document>", geo + "</Muscate_Metadata_Document>"), encoding="utf-8")
+
+
+def seed_importable(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", SEED_CHECK], capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def run_seed(python: str, product: Path, out: Path, card: Path, threads: int | None) -> dict[str, Any]:
+    import rasterio
+
+    cmd = [python, "-m", "sentinel2_superresolution.run", "-i", str(product), "-o", str(out), "-m", str(card)]
+    if threads is not None:
+        cmd += ["--number_of_threads", str(threads)]
+    r = measured(cmd)
+    (tif,) = sorted(out.glob("*_sisr.tif"))
+    with rasterio.open(tif) as ds:
+        px = ds.width * ds.height
+    tif.unlink()
+    return {"threads": threads if threads is not None else "default (8)", "process_wall_s": r["process_wall_s"],
+            "peak_rss_mb": r["peak_rss_mb"], "output_mpx": px / 1e6,
+            "output_mpx_per_s": px / 1e6 / r["process_wall_s"]}
+
+
+def rounded(obj: Any, nd: int = 3) -> Any:
+    if isinstance(obj, float):
+        return round(obj, nd)
+    if isinstance(obj, dict):
+        return {k: rounded(v, nd) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [rounded(v, nd) for v in obj]
+    return obj
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=1098, help="product size in 10 m px (default 1098 = 1/100 of a tile)")
+    ap.add_argument("--tile-size", type=int, default=None, help="s2sr tile size in output px (default: s2sr's)")
+    ap.add_argument("--threads", type=int, default=None, help="threads for s2sr and ONNX Runtime (default: s2sr's)")
+    ap.add_argument("--repeat", type=int, default=1, help="interleaved s2sr / ONNX Runtime pairs (median kept)")
+    ap.add_argument("--rss-sizes", default="1098,2196,5490",
+                    help="product sizes for the peak-RSS series, comma-separated ('' to skip)")
+    ap.add_argument("--tile-sizes", default="256,512,732,1000,1500,2196",
+                    help="tile sizes (output px) for the sweep, comma-separated ('' to skip)")
+    ap.add_argument("--seed-python", default=sys.executable,
+                    help="interpreter that can import the seed tool (sentinel2_superresolution)")
+    ap.add_argument("--no-seed", action="store_true", help="skip the seed tool")
+    ap.add_argument("--source", default="auto", choices=("auto", "real", "synthetic"), help="product pixels")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep inputs here (default: a temporary folder)")
+    ap.add_argument("--json", type=Path, default=Path("benchmark.json"), help="where to save the figures")
+    args = ap.parse_args(argv)
+
+    from s2sr.demo import make_demo_product
+
+    threads = args.threads or default_threads()
+    tile_size = args.tile_size or _s2sr_default_tile_size()
+    sizes = [int(s) for s in args.rss_sizes.split(",") if s.strip()]
+    sweep = [int(s) for s in args.tile_sizes.split(",") if s.strip()]
+    result: dict[str, Any] = {
+        "machine": {"cpus_usable": default_threads(), "platform": platform.platform(),
+                    "python": platform.python_version(), "load_average_start": load_average()},
+        "threads": threads,
+        "tile_size": tile_size,
+    }
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        d = Path(tmp)
+        card = write_carn_like(d / "model")
+        onnx_bytes = (d / "model" / "carn_like.onnx").read_bytes()
+        result["model"] = {"name": "carn_like", "parameters": parameter_count(onnx_bytes), "bands": 10,
+                           "factor": 2, "margin": 32}
+        products: dict[int, Path] = {}
+
+        def product_of(size: int) -> Path:
+            if size not in products:
+                products[size] = make_demo_product(d / f"product_{size}", size=size, source=args.source)
+            return products[size]
+
+        product = product_of(args.size)
+        out = d / "out"
+        geo = tile_geometry(args.size, tile_size, 2, 32)
+
+        # 1. s2sr vs pure ONNX Runtime on the same tiles, interleaved
+        pairs = []
+        for _ in range(max(1, args.repeat)):
+            run = run_s2sr(product, out, card, tile_size, threads)
+            ort_s = pure_ort(card, run.get("read_shape", geo["read_shape"]), run["tiles"], threads)
+            pairs.append((run, ort_s))
+        ratios = [r["process_wall_s"] / o for r, o in pairs]
+        k = ratios.index(statistics.median_low(ratios))
+        run, ort_s = pairs[k]
+        out_px = run["output_px"][0] * run["output_px"][1]
+        inferred = run.get("inferred_px", geo["inferred_px"])
+        full = tile_geometry(FULL, tile_size, 2, 32)
+        s_per_input_mpx = ort_s / (inferred / 1e6)
+        result["s2sr"] = {
+            "product_px": args.size,
+            "tiles": run["tiles"],
+            "read_shape": run.get("read_shape", geo["read_shape"]),
+            "margin_overhead": run.get("margin_overhead", geo["margin_overhead"]),
+            "process_wall_s": run["process_wall_s"],
+            "run_wall_s": run["run_wall_s"],
+            "split_s": run["timings"],
+            "peak_rss_mb": run["peak_rss_mb"],
+            "output_mpx": out_px / 1e6,
+            "output_mpx_per_s": out_px / 1e6 / run["process_wall_s"],
+        }
+        result["pure_onnxruntime"] = {
+            "wall_s": ort_s,
+            "s_per_input_mpx": s_per_input_mpx,
+            "pipeline_ratio_process": run["process_wall_s"] / ort_s,
+            "pipeline_ratio_run": run["run_wall_s"] / ort_s,
+            "pipeline_ratios_all": ratios,
+        }
+        ratio = run["process_wall_s"] / ort_s
+        result["full_product_extrapolated"] = {
+            "tiles": full["tiles"],
+            "read_shape": full["read_shape"],
+            "margin_overhead": full["margin_overhead"],
+            "wall_s": s_per_input_mpx * full["inferred_px"] / 1e6 * ratio,
+            "how": "ONNX Runtime s per input Mpx x input Mpx a 10980^2 run infers x pipeline ratio",
+        }
+        _print_progress(result)
+
+        # 2. peak RSS per product size
+        series = []
+        for size in sizes:
+            r = run_s2sr(product_of(size), out, card, tile_size, threads)
+            series.append({"product_px": size, "fraction_of_tile": (size / FULL) ** 2,
+                           "peak_rss_mb": r["peak_rss_mb"], "process_wall_s": r["process_wall_s"],
+                           "tiles": r["tiles"]})
+        if series:
+            result["rss_by_product_size"] = series
+            if len(series) > 1:
+                a, b = series[0], series[-1]
+                result["rss_slope_mb_per_output_mpx"] = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (
+                    4 * (b["product_px"] ** 2 - a["product_px"] ** 2) / 1e6)
+        _print_progress(result)
+
+        # 3. tile-size sweep on the main product
+        rows = []
+        for ts in sweep:
+            r = run_s2sr(product, out, card, ts, threads)
+            g = tile_geometry(args.size, ts, 2, 32)
+            rows.append({"tile_size": ts, "tiles": r["tiles"], "read_shape": r.get("read_shape", g["read_shape"]),
+                         "margin_overhead": r.get("margin_overhead", g["margin_overhead"]),
+                         "full_product_margin_overhead": tile_geometry(FULL, ts, 2, 32)["margin_overhead"],
+                         "process_wall_s": r["process_wall_s"], "peak_rss_mb": r["peak_rss_mb"],
+                         "output_mpx_per_s": out_px / 1e6 / r["process_wall_s"]})
+        if rows:
+            result["tile_size_sweep"] = rows
+
+        # 4. the seed tool, when importable
+        if args.no_seed:
+            result["seed_tool"] = "skipped (--no-seed)"
+        elif not seed_importable(args.seed_python):
+            result["seed_tool"] = f"not importable by {args.seed_python} (pip install its repository to compare)"
+        else:
+            seed_compatible(product)
+            seed_out = d / "seed_out"
+            seed_runs = [run_seed(args.seed_python, product, seed_out, card, None),
+                         run_seed(args.seed_python, product, seed_out, card, threads)]
+            s2 = result["s2sr"]["output_mpx_per_s"]
+            for s in seed_runs:
+                s["s2sr_speedup_output_mpx_per_s"] = s2 / s["output_mpx_per_s"]
+            result["seed_tool"] = seed_runs
+    result["machine"]["load_average_end"] = load_average()
+    result = rounded(result)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+        print(f"saved {args.json}", file=sys.stderr)
+    return result
+
+
+def _s2sr_default_tile_size() -> int:
+    try:
+        from s2sr.plan import RunOptions  # after the architecture change
+
+        return int(RunOptions().tile_size)
+    except (ImportError, AttributeError, TypeError):
+        import inspect
+
+        from s2sr.pipeline import super_resolve
+
+        return int(inspect.signature(super_resolve).parameters["tile_size"].default)
+
+
+def _print_progress(result: dict[str, Any]) -> None:
+    print(json.dumps(rounded({k: v for k, v in result.items() if k in ("s2sr", "pure_onnxruntime")})),
+          file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
