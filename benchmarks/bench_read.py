@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from rasterio.windows import Window
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the test support module holds the Range server and the item rewriter
-
 from s2sr.products import BandReader, open_product
-from tests._inputs_support import ES_ITEM, RangeServer, rewrite_item, shared_es_files
+from s2sr.testing import ES_ITEM, RangeServer, rewrite_item, shared_es_files
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared"
 BANDS = ["B2", "B3", "B4", "B8", "B5", "B6", "B7", "B8A", "B11", "B12"]

@@ -30,8 +30,8 @@ from rasterio.windows import Window
 import s2sr
 from s2sr.bands import GROUP_10M, GROUP_20M, esa_name
 from s2sr.demo import make_demo_product
-from s2sr.models.graphs import convnet_model, write_model
 from s2sr.products import BandReader, open_product
+from s2sr.testing import convnet_model, write_model
 from s2sr.udf import udf_code, worker
 
 WINDOW = 256

@@ -1,8 +1,8 @@
-"""Fixtures: small products in the real Theia format and tiny ONNX models, built here."""
+"""Fixtures: small products in the real Theia format and tiny ONNX models (built with :mod:`s2sr.testing`),
+and a real S3 server."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2sr.bands import GROUP_10M, GROUP_20M
-from s2sr.demo import synthetic_pixels, write_theia_product
-from s2sr.models.graphs import convnet_model, resize_model, write_model
-
-from ._s3_support import SeaweedS3, weed_binary
-
-ALL_BANDS = list(GROUP_10M + GROUP_20M)
+from s2sr.testing import (
+    ACQUIRED,
+    ALL_BANDS,
+    SeaweedS3,
+    synthetic_pixels,
+    weed_binary,
+    write_test_models,
+    write_theia_product,
+)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 # A non-square product (rows != cols) so transposition bugs show; the leftmost
@@ -42,12 +44,10 @@ def theia_zip(tmp_path_factory: pytest.TempPathFactory, arrays: tuple[np.ndarray
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # nearest_x2, convnet_x2 (receptive-field radius 6 output px, margin 8) and the 20 m-group
+    # convnet20_x4 (like the seed's s2v2x4): see s2sr.testing.models
     d = tmp_path_factory.mktemp("models")
-    write_model(d, "nearest_x2", resize_model(10, 2, mode="nearest"), bands=ALL_BANDS, factor=2, margin=0)
-    # receptive-field radius: 2 convs × factor 2 + 2 convs = 6 output px; margin 8 covers it
-    write_model(d, "convnet_x2", convnet_model(10, 2), bands=ALL_BANDS, factor=2, margin=8)
-    # a 20 m-group model (like the seed's s2v2x4): source grid 20 m, ×4
-    write_model(d, "convnet20_x4", convnet_model(6, 4, layers_in=1, layers_out=1), bands=list(GROUP_20M), factor=4, margin=6)
+    write_test_models(d)
     return d
 
 
@@ -66,7 +66,7 @@ def make_product(tmp_path: Path, arrays: tuple[np.ndarray, np.ndarray], **kw: ob
     return write_theia_product(tmp_path, *arrays, **kw)  # type: ignore[arg-type]
 
 
-ACQ = dt.datetime(2017, 5, 27, 10, 21, 13, 456000)
+ACQ = ACQUIRED
 
 
 @pytest.fixture(scope="session")

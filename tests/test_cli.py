@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from s2sr import __version__
 from s2sr.cli import main as s2sr_main
+from s2sr.cli.seed import main as seed_main
 from s2sr.models.graphs import resize_model, write_model
-from s2sr.seed_cli import main as seed_main
 
 from .conftest import ALL_BANDS, make_product
 

@@ -16,6 +16,7 @@ from s2sr.demo import find_real_pixels, make_demo_product
 from s2sr.evaluate import bicubic_model, evaluate, infer_array
 from s2sr.metrics import degrade, gaussian_sigma, psnr, spectral_angle, ssim
 from s2sr.models import load_model
+from s2sr.plan import RunOptions
 
 from .conftest import SHARED
 
@@ -79,8 +80,8 @@ def test_bicubic_model_scores_equal_bicubic(product: Path) -> None:
 
 
 def test_numbers_are_reproducible(product: Path, convnet_card: Path) -> None:
-    a = evaluate(product, convnet_card, roi_pixels=(11, 6, 150, 131)).to_dict()
-    b = evaluate(product, convnet_card, roi_pixels=(11, 6, 150, 131)).to_dict()
+    a = evaluate(product, convnet_card, RunOptions(roi_pixels=(11, 6, 150, 131))).to_dict()
+    b = evaluate(product, convnet_card, RunOptions(roi_pixels=(11, 6, 150, 131))).to_dict()
     assert a == b
     assert a["roi"] == [12, 6, 148, 130]  # snapped: origin on the 20 m grid, size a multiple of 2 x factor
     # a random network is not bicubic: the scores differ (and say so)

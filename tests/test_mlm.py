@@ -27,7 +27,7 @@ from s2sr.models import BUILTIN_DIR, ModelCard, builtin_names, load_model, resol
 from s2sr.models.graphs import convnet_model, write_model
 from s2sr.models.mlm import FILE_EXT, card_from_item, card_to_item, write_item
 
-from ._stac_validate import validate_stac
+from .support.stac_validate import validate_stac
 
 def validate_item(item: dict[str, Any]) -> None:
     """Core item schema and every vendored extension schema the item names (file: by hand)."""

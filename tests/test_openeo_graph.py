@@ -1,6 +1,6 @@
 """s2sr.openeo: the process graph, validated offline, and run by a harness that plays the back-end.
 
-The harness (tests/_openeo_support.py) takes the graph the builder produced, round-tripped
+The harness (tests/support/openeo_harness.py) takes the graph the builder produced, round-tripped
 through JSON, and runs its apply_neighborhood as the geopyspark back-end does; the stitched
 result must equal `s2sr run` on the same pixels.
 """
@@ -32,7 +32,8 @@ from s2sr.outputs.cog import NODATA, to_int16
 from s2sr.products import open_product
 from s2sr.udf import udf_code, worker
 
-from ._openeo_support import (
+from .conftest import SHARED
+from .support.openeo_harness import (
     Neighborhood,
     RunStats,
     cube_from_product,
@@ -40,7 +41,6 @@ from ._openeo_support import (
     run_neighborhood,
     validate_process_graph,
 )
-from .conftest import SHARED
 
 REPO = Path(__file__).resolve().parents[1]
 EXTENT = {"west": 13.0, "south": 55.55, "east": 13.1, "north": 55.6}

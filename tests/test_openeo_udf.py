@@ -23,8 +23,8 @@ from s2sr.openeo import package_model
 from s2sr.products import open_product
 from s2sr.udf import UDF_FILE, udf_code, worker
 
-from ._openeo_support import DIMS, cube_from_product
 from .conftest import ALL_BANDS, NODATA_COLS
+from .support.openeo_harness import DIMS, cube_from_product
 
 REPO = Path(__file__).resolve().parents[1]
 

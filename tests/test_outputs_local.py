@@ -22,10 +22,10 @@ from s2sr.outputs.stac import merge_collection
 from s2sr.outputs.staging import STAGING_DIR
 from s2sr.outputs.store import Store
 from s2sr.outputs.thumbnail import read_quicklook
-from s2sr.publish import super_resolve_to, update_collection
+from s2sr.publisher import super_resolve_to, update_collection
 
-from ._stac_validate import validate_stac
 from .conftest import NODATA_COLS
+from .support.stac_validate import validate_stac
 
 ITEM_ID = "SENTINEL2A_20170527_L2A_T33UUB_5m"
 pytestmark = [  # odc-geo's own deprecation warnings (Affine `*`, shapely.ops.transform)
@@ -318,7 +318,7 @@ def test_same_name_from_another_product_is_refused_with_both_ids(
     """Two products of one tile and day (a reprocessing, another datastrip) share the seed's name."""
     import datetime as dt
 
-    from s2sr.demo import write_theia_product
+    from s2sr.testing import write_theia_product
 
     first = write_theia_product(tmp_path / "a", *arrays)
     second = write_theia_product(tmp_path / "b", *arrays, acquired=dt.datetime(2017, 5, 27, 11, 0, 0))

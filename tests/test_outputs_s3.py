@@ -17,20 +17,13 @@ from click.testing import CliRunner
 from rasterio.session import AWSSession
 
 from s2sr.cli import main as s2sr_main
-from s2sr.publish import update_collection
+from s2sr.publisher import update_collection
 from s2sr.outputs.stac import FsspecStacIO
 from s2sr.outputs.store import Store
+from s2sr.testing import ACCESS_KEY, RO_ACCESS_KEY, RO_SECRET_KEY, SECRET_KEY, SeaweedS3, aws_env
 
-from ._s3_support import (
-    ACCESS_KEY,
-    RO_ACCESS_KEY,
-    RO_SECRET_KEY,
-    SECRET_KEY,
-    FaultProxy,
-    SeaweedS3,
-    aws_env,
-)
-from ._stac_validate import validate_stac
+from .support.faults import FaultProxy
+from .support.stac_validate import validate_stac
 
 ITEM_ID = "SENTINEL2A_20170527_L2A_T33UUB_5m"
 pytestmark = [

@@ -15,8 +15,8 @@ from s2sr.errors import ModelError
 from s2sr.models import default_model_name, load_model, resolve_card, zoo
 from s2sr.models.graphs import convnet_model, resize_model
 
-from ._zoo_support import Mirror, blob_sha1, serve, write_registry
 from .conftest import ALL_BANDS
+from .support.zoo_mirror import Mirror, blob_sha1, serve, write_registry
 
 # Tiny stand-ins for zoo models; "carn" overrides the seed's entry so the default-model rule is testable.
 CARN = convnet_model(10, 2, hidden=8, seed=1)

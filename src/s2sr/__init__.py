@@ -3,55 +3,49 @@
 The library API the CLI, the openEO UDF and the container all call::
 
     import s2sr
-    result = s2sr.super_resolve("SENTINEL2A_…_L2A_T31TCJ_C_V3-1.zip", "out/", model="bicubic")
+    result = s2sr.write_cogs("SENTINEL2A_…_L2A_T31TCJ_C_V3-1.zip", "out/", model="bicubic")
     result.sisr   # Path of the Cloud-Optimized GeoTIFF
 
     # COGs + a STAC item in a collection, on any fsspec destination (idempotent reruns)
-    pub = s2sr.super_resolve_to("SENTINEL2A_….zip", "s3://bucket/prefix", model="bicubic")
+    pub = s2sr.publish("SENTINEL2A_….zip", "s3://bucket/prefix", model="bicubic")
     pub.item_url  # s3://bucket/prefix/s2sr/SENTINEL2A_…_5m/SENTINEL2A_…_5m.json
+
+``super_resolve`` and ``super_resolve_to`` are the old names of ``write_cogs`` and ``publish``.
+
+Every name below loads on first use: ``import s2sr`` loads neither ONNX Runtime nor SciPy
+nor GDAL (rasterio), so the CLI starts fast and the openEO UDF's worker imports only what it
+runs.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 try:
     __version__ = version("s2sr")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from typing import TYPE_CHECKING, Any
-
-from .errors import InputError, ModelError, OutputError, ProcessingError, ProductError, RoiError, S2SRError
-from .inference import infer
-from .models import Model, ModelCard, load_model
-
 if TYPE_CHECKING:
-    from .pipeline import RunResult, super_resolve
+    from .errors import (
+        InputError,
+        ModelError,
+        OutputError,
+        ProcessingError,
+        ProductError,
+        RoiError,
+        S2SRError,
+        UserError,
+    )
+    from .inference import infer
+    from .models import Model, ModelCard, load_model
+    from .pipeline import RunResult, super_resolve, write_cogs
+    from .plan import RunOptions, RunPlan, plan_run
     from .products import Product, ProductInfo, open_product
-    from .publish import Published, super_resolve_to
-
-# The GDAL side (products, pipeline: rasterio) loads on first use, so that the openEO UDF's
-# worker (s2sr.udf.worker: models + inference) imports without rasterio on a back-end.
-_LAZY = {
-    "RunResult": "pipeline",
-    "super_resolve": "pipeline",
-    "Published": "publish",
-    "super_resolve_to": "publish",
-    "Product": "products",
-    "ProductInfo": "products",
-    "open_product": "products",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .publisher import Published, publish, super_resolve_to
 
 __all__ = [
     "InputError",
@@ -65,12 +59,48 @@ __all__ = [
     "ProductInfo",
     "Published",
     "RoiError",
+    "RunOptions",
+    "RunPlan",
     "RunResult",
     "S2SRError",
+    "UserError",
     "__version__",
     "infer",
     "load_model",
     "open_product",
+    "plan_run",
+    "publish",
     "super_resolve",
     "super_resolve_to",
+    "write_cogs",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    # errors
+    "InputError": "errors",
+    "ModelError": "errors",
+    "OutputError": "errors",
+    "ProcessingError": "errors",
+    "ProductError": "errors",
+    "RoiError": "errors",
+    "S2SRError": "errors",
+    "UserError": "errors",
+    # models and inference
+    "Model": "models",
+    "ModelCard": "models",
+    "load_model": "models",
+    "infer": "inference",
+    # products
+    "Product": "products",
+    "ProductInfo": "products",
+    "open_product": "products",
+    # planning and running
+    "RunOptions": "plan",
+    "RunPlan": "plan",
+    "plan_run": "plan",
+    "RunResult": "pipeline",
+    "super_resolve": "pipeline",
+    "write_cogs": "pipeline",
+    "Published": "publisher",
+    "publish": "publisher",
+    "super_resolve_to": "publisher",
+})

@@ -1,9 +1,9 @@
 """Every error s2sr raises on purpose, in one hierarchy.
 
-User errors (bad input: a wrong path, a product that is not one, a card that does not
-match its ONNX file, a ROI outside the product, an output that cannot be written) derive
-from :class:`InputError`; the CLI prints them as one line and exits with code 2.  Anything
-else deriving from :class:`S2SRError` is a processing failure (exit code 1).
+The user's mistakes (a wrong path, a product that is not one, a card that does not match its
+ONNX file, a ROI outside the product, an output that cannot be written) derive from
+:class:`UserError`; the CLI prints them as one line and exits with code 2.  Anything else
+deriving from :class:`S2SRError` is a processing failure (exit code 1).
 
 Each error carries a message saying what is wrong and, where there is one, a ``hint``
 saying what to do about it.
@@ -28,13 +28,17 @@ class S2SRError(Exception):
         return self.message
 
 
-class InputError(S2SRError):
-    """Bad input from the user (exit code 2)."""
+class UserError(S2SRError):
+    """The user's mistake: bad input, options, model or destination (exit code 2)."""
 
     exit_code = 2
 
 
-class ProductError(InputError):
+#: The former name of :class:`UserError` (kept for compatibility).
+InputError = UserError
+
+
+class ProductError(UserError):
     """The input product is missing, unreadable, or not of a supported format."""
 
 
@@ -42,32 +46,36 @@ class HarmonisationError(ProductError):
     """The radiometric offset of a product cannot be decided from its metadata (never guessed)."""
 
 
-class CredentialsError(InputError):
+class CredentialsError(UserError):
     """Remote data needs credentials that the environment does not provide (names the variables)."""
 
 
-class RemoteError(InputError):
+class RemoteError(UserError):
     """A URL (STAC item, STAC API, remote band) cannot be reached after retries."""
 
 
-class ModelError(InputError):
+class ModelError(UserError):
     """The model card or its ONNX file is missing, invalid, or inconsistent."""
 
 
-class RoiError(InputError):
+class RoiError(UserError):
     """The region of interest is empty or outside the product."""
 
 
-class OutputError(InputError):
+class OutputError(UserError):
     """The output destination cannot be written."""
 
 
-class UnsupportedError(InputError):
+class UnsupportedError(UserError):
     """A feature that this version of s2sr does not support (yet)."""
 
 
-class CubeError(InputError):
+class CubeError(UserError):
     """An openEO data cube handed to the UDF is not what the model needs (dimensions, bands)."""
+
+
+class NothingFoundError(UserError):
+    """A STAC API search matched no item and the caller required one (``--require``)."""
 
 
 class ProcessingError(S2SRError):

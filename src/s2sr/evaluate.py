@@ -41,10 +41,12 @@ from .errors import RoiError
 from .grid import Grid
 from .inference import infer
 from .metrics import DEFAULT_MTF, block_mean, degrade, l1_reflectance, psnr, spectral_angle, ssim
-from .models import Model, ModelCard, load_model
+from .models import Model, ModelCard
 from .models.graphs import resize_model
 from .models.runtime import RuntimeOptions, create_session
-from .products import BandReader, Product, open_product
+from .plan import RunOptions, plan_run
+from .products import BandReader, Product
+from .defaults import DEFAULT_TILE_SIZE
 from .tiling import Roi, plan_tiles
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def _is_bicubic(model: Model) -> bool:
         return False
 
 
-def infer_array(model: Model, array: np.ndarray, *, tile_size: int = 1000) -> np.ndarray:
+def infer_array(model: Model, array: np.ndarray, *, tile_size: int = DEFAULT_TILE_SIZE) -> np.ndarray:
     """Super-resolve a whole in-memory ``(bands, h, w)`` array tile by tile, as a run does.
 
     Tiles, margins and cropping come from :func:`s2sr.tiling.plan_tiles`; each tile goes
@@ -213,37 +215,31 @@ def _snap(roi: Roi, k: int, align: int) -> Roi:
 def evaluate(
     product: str | Path | Product,
     model: str | Path | ModelCard | Model | None = None,
+    options: RunOptions | None = None,
     *,
-    roi_pixels: tuple[float, float, float, float] | None = None,
-    roi: tuple[float, float, float, float] | None = None,
     mtf: float = DEFAULT_MTF,
     max_size: int = DEFAULT_MAX_SIZE,
-    tile_size: int = 1000,
-    threads: int | None = None,
     figure: str | Path | None = None,
-    sre: bool = False,
 ) -> Evaluation:
     """Wald-protocol and consistency scores of ``model`` on ``product``, against bicubic.
 
-    ``roi_pixels`` / ``roi`` as for :func:`s2sr.super_resolve` (default: the central
-    ``max_size``² source pixels); the region is snapped inward so every band's grid divides
-    it by the factor.  ``figure``: write a PNG (input | bicubic | model, same stretch) there.
+    ``options`` as for a run (:class:`s2sr.RunOptions`: ROI, tile size, SRE, threads); without
+    a ROI, the central ``max_size``² source pixels.  The region is snapped inward so every
+    band's grid divides it by the factor.  ``figure``: write a PNG (input | bicubic | model,
+    same stretch) there.
     """
-    from .pipeline import resolve_roi
-
-    prod = open_product(product, sre=sre)
-    mdl = model if isinstance(model, Model) else load_model(model, threads=threads)
-    card = mdl.card
+    plan = plan_run(product, model, options)
+    prod, mdl, card, opts = plan.product, plan.model, plan.card, plan.options
+    tile_size = opts.tile_size
     log.info("evaluating model %s on %s", mdl.name, prod.info.product_id)
-    prod.check_bands(card.bands)
     f = card.factor
-    source = prod.group_grid(card.source_group)
-    given = resolve_roi(source, roi_pixels=roi_pixels, roi=roi) if (roi_pixels or roi) else None
+    source = plan.source_grid
+    given = plan.roi if opts.has_roi else None
     # k: how many source pixels per side make one native pixel of each band (2 for 20 m bands on 10 m)
     ratios = {b: max(1, round(BANDS[b].resolution / source.res)) for b in card.bands}
     kmax = max(ratios.values())
     the_roi = _snap(_evaluation_roi(source, given, max_size), kmax, kmax * f)
-    bicubic = bicubic_model(card, threads=threads)
+    bicubic = bicubic_model(card, threads=opts.threads)
 
     # Inputs and references: every band on the source grid (as a run reads it) and at its native grid.
     with BandReader(prod, card.bands, source) as reader:

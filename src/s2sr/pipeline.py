@@ -1,4 +1,4 @@
-"""The processor: product + model → super-resolved COG (and the bicubic comparison).
+"""Executing a :class:`~s2sr.plan.RunPlan`: product + model → super-resolved COG (and the bicubic comparison).
 
 read (source grid, margins, NaN past the product) → :func:`s2sr.inference.infer` → crop
 margins → write.  Reading the next tile and writing the last one run in two background
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from rasterio.enums import Resampling
@@ -22,10 +22,11 @@ from rasterio.windows import Window
 
 from .grid import Grid
 from .inference import infer
-from .models import Model, ModelCard, load_model
-from .outputs import CogWriter, check_writable_dir, output_name
-from .products import BandReader, Product, ProductInfo, open_product
-from .tiling import Roi, Tile, TilePlan, full_roi, plan_tiles, roi_from_bounds, roi_from_pixels
+from .models import Model, ModelCard
+from .outputs import CogWriter, check_writable_dir
+from .plan import RunOptions, RunPlan, as_plan
+from .products import BandReader, Product, ProductInfo
+from .tiling import Roi, Tile, TilePlan
 
 log = logging.getLogger(__name__)
 
@@ -65,71 +66,19 @@ class RunResult:
     harmonisation: dict[str, object] = field(default_factory=dict, compare=False)
 
 
-def resolve_roi(
-    grid: Grid,
-    *,
-    roi_pixels: tuple[float, float, float, float] | None = None,
-    roi: tuple[float, float, float, float] | None = None,
-) -> Roi:
-    """The ROI on the source grid from pixel (``COL0 ROW0 COL1 ROW1``) or map (``L B R T``) coordinates."""
-    if roi_pixels is not None and roi is not None:
-        from .errors import RoiError
-
-        raise RoiError("give either a pixel ROI or a map ROI, not both")
-    if roi_pixels is not None:
-        return roi_from_pixels(grid, *roi_pixels)
-    if roi is not None:
-        return roi_from_bounds(grid, *roi)
-    return full_roi(grid)
-
-
-def super_resolve(
-    product: str | Path | Product,
-    out_dir: str | Path,
-    model: str | Path | ModelCard | Model | None = None,
-    *,
-    roi_pixels: tuple[float, float, float, float] | None = None,
-    roi: tuple[float, float, float, float] | None = None,
-    tile_size: int = 1000,
-    bicubic: bool = False,
-    sre: bool = False,
-    threads: int | None = None,
-    gpu: bool = False,
-    progress: ProgressFactory | None = None,
-) -> RunResult:
-    """Super-resolve ``product`` with ``model`` into a COG in ``out_dir``.
-
-    ``product``: a path (format detected) or an opened :class:`~s2sr.products.Product`.
-    ``model``: a card path, a built-in name, a card, an opened :class:`~s2sr.models.Model`,
-    or None for the default built-in.  ``roi_pixels`` counts source-grid pixels from the
-    upper-left corner (``COL0 ROW0 COL1 ROW1``, the seed's ``-roip``); ``roi`` is in the
-    product's CRS (``LEFT BOTTOM RIGHT TOP``), snapped outward to the source grid.
-    ``tile_size`` is in output pixels, margins excluded.
-
-    Everything is validated before any file is created; outputs appear under their final
-    names only when complete.
-    """
+def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | None = None) -> RunResult:
+    """Execute ``plan`` into COGs in ``out_dir`` (the seed's file names); outputs appear under
+    their final names only when complete."""
     t_start = time.perf_counter()
-    prod = open_product(product, sre=sre)
-    mdl = model if isinstance(model, Model) else load_model(model, threads=threads, gpu=gpu)
-    card = mdl.card
-    prod.check_bands(card.bands)
-    source_grid = prod.group_grid(card.source_group)
-    the_roi = resolve_roi(source_grid, roi_pixels=roi_pixels, roi=roi)
-    plan = plan_tiles(source_grid, the_roi, factor=card.factor, tile_size=tile_size, margin=card.margin)
     out = check_writable_dir(out_dir)
-    res = source_grid.res / card.factor
-    sisr_path = out / output_name(prod.info, res, "sisr")
-    log.info(
-        "%s → %s: model %s, ROI %s, %d tile(s) of %d×%d source px, output %d×%d at %g",
-        prod.info.product_id, sisr_path, mdl.name, the_roi, len(plan), plan.tile_cols, plan.tile_rows,
-        plan.output_grid.width, plan.output_grid.height, res,
-    )
+    prod, mdl, card = plan.product, plan.model, plan.card
+    sisr_path = out / plan.sisr_name
+    log.info("%s → %s", plan.describe(), sisr_path)
     log.info("harmonisation: %s", prod.harmonisation())
-    timings = _run_model(prod, mdl, plan, source_grid, sisr_path, progress)
+    timings = _run_model(prod, mdl, plan.tiles, plan.source_grid, sisr_path, progress)
     bicubic_path = None
-    if bicubic:
-        bicubic_path = out / output_name(prod.info, res, "bicubic")
+    if plan.options.bicubic:
+        bicubic_path = out / plan.bicubic_name
         t0 = time.perf_counter()
         write_bicubic(prod, card.bands, plan.output_grid, bicubic_path, progress=progress)
         timings["bicubic"] = time.perf_counter() - t0
@@ -141,11 +90,45 @@ def super_resolve(
         model_name=mdl.name,
         model_sha256=mdl.sha256,
         output_grid=plan.output_grid,
-        roi=the_roi,
-        tiles=len(plan),
+        roi=plan.roi,
+        tiles=len(plan.tiles),
         timings=timings,
         harmonisation=prod.harmonisation_record(card.bands[0]).as_dict(),
     )
+
+
+def write_cogs(
+    product: str | Path | Product | RunPlan,
+    out_dir: str | Path,
+    model: str | Path | ModelCard | Model | None = None,
+    options: RunOptions | None = None,
+    *,
+    progress: ProgressFactory | None = None,
+) -> RunResult:
+    """Super-resolve ``product`` with ``model`` into COG files in the folder ``out_dir``.
+
+    ``product`` may be a :class:`~s2sr.plan.RunPlan` already made by :func:`s2sr.plan_run`;
+    else the product, ``model`` and ``options`` (:class:`s2sr.RunOptions`) are planned first,
+    which validates everything (product, model, bands, ROI) before any file is created.
+    """
+    t_start = time.perf_counter()
+    plan = as_plan(product, model, options)
+    result = execute(plan, out_dir, progress=progress)
+    result.timings["total"] = time.perf_counter() - t_start
+    return result
+
+
+def super_resolve(
+    product: str | Path | Product,
+    out_dir: str | Path,
+    model: str | Path | ModelCard | Model | None = None,
+    *,
+    progress: ProgressFactory | None = None,
+    **options: Any,
+) -> RunResult:
+    """Former name of :func:`write_cogs`, taking the :class:`~s2sr.plan.RunOptions` fields as
+    keyword arguments (``roi_pixels``, ``roi``, ``tile_size``, ``bicubic``, ``sre``, ``threads``, ``gpu``)."""
+    return write_cogs(product, out_dir, model, RunOptions(**options), progress=progress)
 
 
 def _run_model(

@@ -76,6 +76,23 @@ def full_roi(grid: Grid) -> Roi:
     return Roi(0, 0, grid.width, grid.height)
 
 
+def resolve_roi(
+    grid: Grid,
+    *,
+    roi_pixels: tuple[float, float, float, float] | None = None,
+    roi: tuple[float, float, float, float] | None = None,
+) -> Roi:
+    """The ROI on ``grid`` from pixel (``COL0 ROW0 COL1 ROW1``) or map (``L B R T``) coordinates;
+    the whole grid when neither is given."""
+    if roi_pixels is not None and roi is not None:
+        raise RoiError("give either a pixel ROI or a map ROI, not both")
+    if roi_pixels is not None:
+        return roi_from_pixels(grid, *roi_pixels)
+    if roi is not None:
+        return roi_from_bounds(grid, *roi)
+    return full_roi(grid)
+
+
 def _clip(grid: Grid, roi: Roi, what: str) -> Roi:
     clipped = Roi(max(roi.col0, 0), max(roi.row0, 0), min(roi.col1, grid.width), min(roi.row1, grid.height))
     if clipped.width <= 0 or clipped.height <= 0:

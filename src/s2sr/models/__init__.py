@@ -3,21 +3,23 @@
 ``-m`` / ``model=`` accepts a built-in name (``bicubic``, the learned ``s2sr_tiny``), a zoo
 name (``carn``, ``s2v2x2`` … downloaded on first use, :mod:`s2sr.models.zoo`), a card path
 (``.yaml``, or the seed's ``.onnx`` with its card beside it), or a STAC MLM item (``.json``,
-:mod:`s2sr.models.mlm`).
+:mod:`s2sr.models.mlm`); :mod:`.resolve` turns it into a card, :mod:`.runtime` into a session.
+
+Names load on first use: resolving cards never loads ONNX Runtime; :func:`load_model`,
+:class:`Model` and :class:`RuntimeOptions` do.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import ModelError
-from .card import ModelCard
-from .runtime import Model, RuntimeOptions, open_model
+from .._lazy import lazy_exports
 
-log = logging.getLogger(__name__)
-
-BUILTIN_DIR = Path(__file__).parent / "builtin"
+if TYPE_CHECKING:
+    from .card import ModelCard
+    from .resolve import default_model_name, resolve_card
+    from .runtime import Model, RuntimeOptions, load_model, open_model
+    from .shipped import BUILTIN_DIR, builtin_names
 
 __all__ = [
     "BUILTIN_DIR",
@@ -27,77 +29,17 @@ __all__ = [
     "builtin_names",
     "default_model_name",
     "load_model",
+    "open_model",
     "resolve_card",
 ]
-
-
-def builtin_names() -> list[str]:
-    """Names of the models shipped inside the package (their cards in ``models/builtin``)."""
-    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
-
-
-def default_model_name() -> str:
-    """The model used when none is given: the zoo's ``carn`` when cached (and intact), else
-    the learned built-in if shipped, else bicubic.  Never touches the network."""
-    from . import zoo
-
-    if zoo.is_cached(zoo.ZOO_DEFAULT):
-        return zoo.ZOO_DEFAULT
-    if zoo.ZOO_DEFAULT in zoo.registry() and zoo.onnx_path(zoo.entry(zoo.ZOO_DEFAULT)).is_file():
-        log.warning(
-            "cached model %s is corrupt and is not used as the default; run `s2sr models pull %s`",
-            zoo.ZOO_DEFAULT, zoo.ZOO_DEFAULT,
-        )
-    names = builtin_names()
-    return "s2sr_tiny" if "s2sr_tiny" in names else "bicubic"
-
-
-def resolve_card(spec: str | Path | ModelCard | None = None) -> ModelCard:
-    """A card from a built-in or zoo name, a card path, a STAC MLM item, or ``None`` (the default).
-
-    A zoo model not in the cache is downloaded (and verified) first; one in the cache is
-    verified against its git blob SHA-1 before use.
-    """
-    if isinstance(spec, ModelCard):
-        return spec
-    from . import mlm, zoo
-
-    if spec is None:
-        name = default_model_name()
-        if name in builtin_names():
-            log.info("no model given: using built-in model %r", name)
-            return ModelCard.from_file(BUILTIN_DIR / f"{name}.yaml")
-        log.info("no model given: using zoo model %r (cached in %s)", name, zoo.cache_dir())
-        return zoo.cached_card(name, download_missing=False)
-    text = str(spec)
-    if text in builtin_names():
-        return ModelCard.from_file(BUILTIN_DIR / f"{text}.yaml")
-    if text in zoo.registry():
-        return zoo.cached_card(text)
-    path = Path(text)
-    if mlm.is_mlm_item(path):
-        return mlm.card_from_item(path)
-    if path.suffix.lower() == ".onnx":
-        card = path.with_suffix(".yaml")
-        if card.is_file():
-            return ModelCard.from_file(card)
-        raise ModelError(
-            f"{path} is an ONNX file without a card beside it ({card.name})",
-            hint="write a .yaml card (bands, factor, margin, model) and pass that",
-        )
-    if path.exists() or path.suffix.lower() in {".yaml", ".yml"}:
-        return ModelCard.from_file(path)
-    raise ModelError(
-        f"model {text!r} is neither a card file nor a built-in or zoo model (nor a STAC MLM item)",
-        hint=f"built-in models: {', '.join(builtin_names())}; zoo models: {', '.join(zoo.registry())}",
-    )
-
-
-def load_model(
-    spec: str | Path | ModelCard | None = None,
-    *,
-    threads: int | None = None,
-    gpu: bool = False,
-) -> Model:
-    """Resolve ``spec`` to a card and open its validated ONNX Runtime session."""
-    return open_model(resolve_card(spec), RuntimeOptions(threads=threads, gpu=gpu))
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "BUILTIN_DIR": "shipped",
+    "Model": "runtime",
+    "ModelCard": "card",
+    "RuntimeOptions": "runtime",
+    "builtin_names": "shipped",
+    "default_model_name": "resolve",
+    "load_model": "runtime",
+    "open_model": "runtime",
+    "resolve_card": "resolve",
+})

@@ -7,7 +7,6 @@ complete, its checksum is checked: a mismatch deletes it, a match renames it to 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
@@ -18,7 +17,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .runtime import file_sha256
+from ..hashing import file_sha256, git_blob_sha1
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +31,6 @@ class DownloadError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.corrupt = corrupt
-
-
-def blob_sha1_of(path: Path) -> str:
-    h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _Bar:
@@ -138,7 +129,7 @@ def download(
                 log.info("%s: interrupted after %d bytes (%s); resuming (%d/%d)", url, have, reason, attempt, retries)
                 time.sleep(min(0.2 * attempt, 2.0))
     for expected, fn, label in (
-        (expected_blob_sha1, blob_sha1_of, "git blob SHA-1"),
+        (expected_blob_sha1, git_blob_sha1, "git blob SHA-1"),
         (expected_sha256, file_sha256, "SHA-256"),
     ):
         if expected:

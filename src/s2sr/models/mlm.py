@@ -15,7 +15,6 @@ verifying the ONNX file against its checksum; ``-m ITEM.json`` uses it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import urllib.parse
@@ -25,9 +24,10 @@ from typing import Any
 
 from ..bands import BANDS, GROUP_10M, canonical, esa_name
 from ..errors import ModelError
+from ..hashing import file_sha1, file_sha256
+from . import zoo
 from .card import ModelCard
 from .download import DownloadError, download
-from .runtime import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,6 @@ def card_to_item(
 
 
 def _architecture(card: ModelCard) -> str:
-    from . import zoo
-
     for e in zoo.registry().values():
         if e.stem == card.onnx_path.stem or e.name == card.name:
             return e.architecture or "CNN"
@@ -257,8 +255,6 @@ def _local_model(href: str, asset: dict[str, Any], base: str | Path | None, orig
     checksum = str(asset.get("file:checksum") or "").lower()
     scheme = urllib.parse.urlparse(href).scheme
     if scheme in ("http", "https"):
-        from . import zoo
-
         blob = str(asset.get("s2sr:git_blob_sha1") or "").lower()
         if not checksum and not blob:
             raise _fail(origin, f"remote model {href} has no file:checksum", "add file:checksum to the asset")
@@ -289,7 +285,7 @@ def _check(path: Path, checksum: str, origin: str) -> None:
     if checksum.startswith(_SHA256_MULTIHASH):
         got = multihash_sha256(path)
     elif checksum.startswith(_SHA1_MULTIHASH):
-        got = _SHA1_MULTIHASH + hashlib.sha1(path.read_bytes()).hexdigest()
+        got = _SHA1_MULTIHASH + file_sha1(path)
     else:
         log.warning("STAC MLM item %s: file:checksum %s uses an unsupported hash; not checked", origin, checksum)
         return

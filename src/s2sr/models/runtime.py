@@ -1,8 +1,11 @@
-"""ONNX Runtime sessions for model cards: one session per run, validated against its card."""
+"""ONNX Runtime sessions for model cards: one session per run, validated against its card.
+
+:func:`load_model` is the usual entry: what the user gave (:func:`~s2sr.models.resolve.resolve_card`)
+to a validated session.  (``file_sha256`` stays importable from here; it lives in :mod:`s2sr.hashing`.)
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +14,9 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import ModelError, ProcessingError
+from ..hashing import file_sha256 as file_sha256  # re-exported: runtime.file_sha256
 from .card import ModelCard
+from .resolve import resolve_card
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +65,6 @@ def _providers(gpu: bool) -> list[str]:
             "(install s2sr[gpu]); running on CPU"
         )
     return ["CPUExecutionProvider"]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def create_session(model: str | bytes, options: RuntimeOptions) -> ort.InferenceSession:
@@ -141,3 +138,13 @@ def _validate(model: Model) -> None:
         else:
             what = f"a dummy tile gives shape {list(out.shape)}, expected {list(expected)}"
         raise ModelError(f"{origin} does not match its card: {what}")
+
+
+def load_model(
+    spec: str | Path | ModelCard | None = None,
+    *,
+    threads: int | None = None,
+    gpu: bool = False,
+) -> Model:
+    """Resolve ``spec`` to a card and open its validated ONNX Runtime session."""
+    return open_model(resolve_card(spec), RuntimeOptions(threads=threads, gpu=gpu))

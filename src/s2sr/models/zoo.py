@@ -26,8 +26,10 @@ from typing import Any
 import yaml
 
 from ..errors import ModelError
+from ..hashing import git_blob_sha1 as git_blob_sha1  # re-exported: zoo.git_blob_sha1
 from .card import ModelCard
-from .download import DownloadError, blob_sha1_of, download
+from .download import DownloadError, download
+from .shipped import builtin_names
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +181,6 @@ def url_of(e: ZooEntry) -> str:
     return f"{base_url()}/{e.onnx_file}"
 
 
-def git_blob_sha1(path: str | Path) -> str:
-    """The git blob SHA-1 of a file: ``sha1(b"blob %d\\0" % size + data)``."""
-    return blob_sha1_of(Path(path))
-
-
 def onnx_path(e: ZooEntry) -> Path:
     return cache_dir() / e.onnx_file
 
@@ -229,8 +226,6 @@ def _write_card(e: ZooEntry) -> Path:
 
 
 def _offline_hint(e: ZooEntry) -> str:
-    from . import builtin_names
-
     return (
         f"run `s2sr models pull {e.name}` where the network is reachable (or set {ENV_URL} to a mirror, "
         f"or {ENV_DIR} to a folder holding {e.onnx_file}), or use a built-in model: "

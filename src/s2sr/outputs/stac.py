@@ -15,7 +15,6 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from .. import __version__
 from ..bands import BANDS
 from ..grid import Grid
 from ..products.base import ProductInfo
+from ..remote.gdal import href_from_gdal_path
 from .cog import NODATA, SCALE
 from .thumbnail import Quicklook
 
@@ -65,17 +65,8 @@ def run_key(product_id: str, model_sha256: str, options: Mapping[str, Any]) -> s
 
 
 def source_link_href(href: str) -> str:
-    """The ``derived_from`` target for a product read from ``href`` (GDAL paths → URLs)."""
-    if href.startswith("/vsis3/"):
-        return "s3://" + href[len("/vsis3/") :]
-    if href.startswith("/vsigs/"):
-        return "gs://" + href[len("/vsigs/") :]
-    for prefix in ("/vsicurl/", "/vsizip/"):
-        if href.startswith(prefix):
-            return source_link_href(href[len(prefix) :])
-    if "://" not in href and not href.startswith("/vsi"):
-        return str(Path(href).absolute())
-    return href
+    """The ``derived_from`` target for a product read from ``href`` (GDAL paths → URLs, local paths absolute)."""
+    return href_from_gdal_path(href)
 
 
 def harmonisation_record(value: Any) -> str | dict[str, Any] | list[Any]:

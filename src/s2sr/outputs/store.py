@@ -13,9 +13,9 @@ atomic where the storage allows it:
   interrupted run, unfinished S3 multipart uploads).
 
 S3 endpoint, region and credentials come from the standard AWS environment variables /
-profile (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``,
-``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``…), as boto reads them; ``s3_endpoint``
-overrides the endpoint.  No credential value is ever logged or put in an error message.
+profile, read in one place for reads and writes alike (:mod:`s2sr.remote.aws`);
+``s3_endpoint`` overrides the endpoint.  No credential value is ever logged or put in an
+error message.
 """
 
 from __future__ import annotations
@@ -31,20 +31,15 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import fsspec
 
 from ..errors import OutputError, ProcessingError
+from ..remote.aws import CREDENTIAL_VARIABLES, S3Settings, credentials_hint, redact_url, s3fs_options
 from .staging import STAGING_DIR, staging_dir
 
 log = logging.getLogger(__name__)
 
-#: The variables (and files) boto reads credentials from: named in errors, values never shown.
-CREDENTIAL_SOURCES = (
-    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE "
-    "(~/.aws/credentials, AWS_SHARED_CREDENTIALS_FILE)"
-)
 _CRED_CODES = {
     "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
     "AuthorizationHeaderMalformed", "InvalidClientTokenId", "TokenRefreshRequired",
@@ -52,17 +47,6 @@ _CRED_CODES = {
 _TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "500", "502", "503", "504"}
 _CAS_CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 _LOCAL_PROTOCOLS = {"file", "local"}
-
-
-def redact_url(url: str) -> str:
-    """``url`` without any user:password part (never print credentials that ride in a URL)."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
 
 
 def _s3_code(exc: BaseException) -> str | None:
@@ -177,7 +161,7 @@ class Store:
                 hint="create it first, or pass --create-bucket",
             )
         try:
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            region = S3Settings.from_env().region
             where = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region not in {None, "", "us-east-1"} else {}
             self.fs.call_s3("create_bucket", Bucket=self.bucket, **where)
             self.fs.invalidate_cache()
@@ -186,8 +170,7 @@ class Store:
             raise self._error(exc, f"creating bucket '{self.bucket}'") from None
 
     def _endpoint_text(self) -> str:
-        ep = self.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        return redact_url(ep) if ep else "the default AWS S3 endpoint"
+        return S3Settings.from_env(endpoint=self.s3_endpoint).describe_endpoint()
 
     def _error(self, exc: BaseException, action: str) -> Exception:
         """One clear error for a storage failure; never includes credential values."""
@@ -196,22 +179,19 @@ class Store:
         if code in _CRED_CODES:
             return OutputError(
                 f"the object store refused the credentials ({code}) while {action} at {where}",
-                hint=f"check the variables {CREDENTIAL_SOURCES}",
+                hint=credentials_hint("check"),
             )
         if code == "NoSuchBucket":
             return OutputError(f"bucket '{self.bucket}' does not exist", hint="create it first, or pass --create-bucket")
         if code in {"AccessDenied", "AllAccessDisabled"} or isinstance(exc, PermissionError):
             return OutputError(
                 f"destination {where} cannot be written: access denied while {action}",
-                hint=f"use credentials with write access ({CREDENTIAL_SOURCES}) or another destination",
+                hint=f"use credentials with write access ({CREDENTIAL_VARIABLES}) or another destination",
             )
         if type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"} or type(
             exc.__cause__
         ).__name__ in {"NoCredentialsError", "PartialCredentialsError"}:
-            return OutputError(
-                f"no credentials found for {where}",
-                hint=f"set {CREDENTIAL_SOURCES}",
-            )
+            return OutputError(f"no credentials found for {where}", hint=credentials_hint("set"))
         if _is_connection_error(exc):
             return ProcessingError(
                 f"lost the connection to the object store ({self._endpoint_text()}) while {action} at {where}",
@@ -434,17 +414,7 @@ def _s3_filesystem(endpoint: str | None) -> Any:
         import s3fs
     except ImportError:
         raise OutputError("s3:// destinations need s3fs", hint="pip install s3fs") from None
-    client_kwargs: dict[str, Any] = {}
-    if endpoint:
-        client_kwargs["endpoint_url"] = endpoint if "://" in endpoint else f"http://{endpoint}"
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        client_kwargs["region_name"] = region
-    fs = s3fs.S3FileSystem(
-        skip_instance_cache=True,
-        client_kwargs=client_kwargs,
-        config_kwargs={"retries": {"max_attempts": 3, "mode": "standard"}, "connect_timeout": 10, "read_timeout": 60},
-    )
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **s3fs_options(endpoint))
     fs.retries = 2
     if _ASYNCIO_FILTER not in logging.getLogger("asyncio").filters:
         logging.getLogger("asyncio").addFilter(_ASYNCIO_FILTER)

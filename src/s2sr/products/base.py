@@ -3,8 +3,8 @@
 A product says *what* it is (:class:`ProductInfo`) and *where each band's pixels are*
 (:class:`BandSource`: a GDAL-readable href plus how to bring its values to reflectance
 × 10000 and which value is nodata).  Reading pixels onto a grid is the same for every
-source and lives in :mod:`s2sr.products.reader`, so the pipeline never knows where the
-pixels come from.
+source and lives in :mod:`s2sr.products.reader` (headers: :mod:`s2sr.products.raster`), so
+the pipeline never knows where the pixels come from.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..bands import GROUP_10M, GROUP_20M, canonical
 from ..errors import ProductError
 from ..grid import Grid
 from .harmonise import Harmonisation
+from .raster import grid_of
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,6 @@ class Product(abc.ABC):
 
     def grid(self, band: str) -> Grid:
         """The native grid of ``band``, read from its file's header (once per band)."""
-        from .reader import grid_of
-
         b = canonical(band)
         cache: dict[str, Grid] = self.__dict__.setdefault("_grid_cache", {})
         if b not in cache:

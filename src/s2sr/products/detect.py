@@ -1,4 +1,4 @@
-"""Which reader opens an input: decided from its content, never from a flag.
+"""Which reader opens an input (:func:`open_product`): decided from its content, never from a flag.
 
 - an ``http(s)://`` / ``file://`` URL, or a local JSON file: a STAC item;
 - a folder named ``*.SAFE`` or holding ``MTD_MSIL1C.xml`` / ``MTD_MSIL2A.xml`` (or one such
@@ -8,13 +8,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from ..remote import is_url
-from .safe import looks_like_safe
-from .theia import looks_like_theia
+from ..errors import ProductError
+from ..remote.gdal import is_url
+from .base import Product
+from .safe import EXPECTED as SAFE_EXPECTED
+from .safe import SafeProduct, looks_like_safe
+from .stac import StacProduct
+from .theia import EXPECTED as THEIA_EXPECTED
+from .theia import TheiaProduct, looks_like_theia
 
 KINDS = ("stac", "safe", "theia")
+_EXPECTED = f"expected {THEIA_EXPECTED}; or {SAFE_EXPECTED}; or a STAC item (JSON file or URL)"
 
 
 def _is_json_file(path: Path) -> bool:
@@ -40,3 +47,30 @@ def detect_kind(source: str | Path) -> str | None:
     if looks_like_theia(path):
         return "theia"
     return None
+
+
+def open_product(source: str | Path | Product, *, sre: bool = False) -> Product:
+    """Open a product from a path, detecting its format from its content.
+
+    Supported: Theia L2A/L3A (directory or zip), ESA SAFE L1C / Sen2Cor L2A (directory or zip),
+    STAC items (local JSON or URL).  ``sre`` selects Theia SRE bands over FRE.
+    """
+    if isinstance(source, Product):
+        return source
+    if detect_kind(str(source)) == "stac" and not Path(str(source)).is_dir():
+        return StacProduct(str(source))
+    path = Path(source)
+    if not path.exists():
+        raise ProductError(f"input {path} does not exist", hint="give the path of a product folder or zip")
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+        raise ProductError(f"input {path} is not readable (permission denied)")
+    kind = detect_kind(path)
+    if kind == "stac":
+        return StacProduct(path)
+    if kind == "safe":
+        return SafeProduct(path)
+    if kind == "theia":
+        return TheiaProduct(path, reflectance="SRE" if sre else "FRE")
+    if path.suffix.lower() == ".zip":
+        raise ProductError(f"zip {path} holds no supported product", hint=_EXPECTED)
+    raise ProductError(f"{path} is not a supported product", hint=_EXPECTED)

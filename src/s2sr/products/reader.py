@@ -22,10 +22,11 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from ..errors import CredentialsError, InputError, ProcessingError, ProductError
+from ..errors import ProcessingError
 from ..grid import Grid
-from ..remote import gdal_options
+from ..remote.gdal import gdal_options
 from .base import BandSource, Product
+from .raster import open_error
 
 log = logging.getLogger(__name__)
 
@@ -145,23 +146,3 @@ class BandReader:
             out[i, ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = data
         return out
 
-
-def grid_of(href: str) -> Grid:
-    """The grid of the raster at ``href`` (a GDAL path), read from its header only."""
-    try:
-        with rasterio.Env(**gdal_options([href])), rasterio.open(href) as ds:
-            return Grid(ds.crs, ds.transform, ds.width, ds.height)
-    except RasterioIOError as exc:
-        raise open_error(href, exc, f"band file {href} cannot be read") from None
-
-
-def open_error(href: str, exc: Exception, what: str) -> InputError:
-    """One clear error for a band that GDAL cannot open (S3 refusals name the variables to check)."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    denied = ("403", "Access Denied", "AccessDenied", "InvalidAccessKeyId", "signature", "SignatureDoesNotMatch")
-    if href.startswith("/vsis3/") and any(d in text for d in denied):
-        return CredentialsError(
-            f"{what}: access denied (HTTP 403) by the S3 store",
-            hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and AWS_S3_ENDPOINT / AWS_ENDPOINT_URL",
-        )
-    return ProductError(f"{what} ({href})" if href not in what else what, hint=text)

@@ -19,11 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pystac
+import requests
+from pystac_client import Client
+from pystac_client.conformance import ConformanceClasses
 from pystac_client.exceptions import APIError, ParametersError
+from pystac_client.stac_api_io import StacApiIO
 
 from ..bands import canonical
 from ..errors import InputError, ProductError, RemoteError
-from ..remote import fetch_json, gdal_path, is_url, retry_settings
+from ..remote.gdal import gdal_path, is_url
+from ..remote.http import fetch_json, retry_policy, retry_settings
 from .bandmap import BandAsset, band_assets
 from .base import BandSource, Product, ProductInfo
 from .harmonise import Harmonisation, from_stac
@@ -237,19 +242,11 @@ class Search:
 
 def search_items(search: Search) -> list[pystac.Item]:
     """Run ``search`` with pystac-client; connection failures become one clear error."""
-    from pystac_client import Client
-
     if not (search.ids or search.bbox or search.datetime or search.collections):
         raise InputError("a STAC API search needs --ids, or --collection with --bbox and/or --datetime")
-    import requests
-    from pystac_client.stac_api_io import StacApiIO
-    from urllib3.util.retry import Retry
-
-    retries, backoff = retry_settings()
-    retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=[429, 500, 502, 503, 504],
-                  allowed_methods=None, raise_on_status=False)
+    retries, _ = retry_settings()
     try:
-        client = Client.open(search.api, stac_io=StacApiIO(max_retries=retry, timeout=30))
+        client = Client.open(search.api, stac_io=StacApiIO(max_retries=retry_policy(), timeout=30))
         kw: dict[str, Any] = {}
         if search.collections:
             kw["collections"] = list(search.collections)
@@ -260,8 +257,6 @@ def search_items(search: Search) -> list[pystac.Item]:
         if search.datetime:
             kw["datetime"] = search.datetime
         if search.max_cloud is not None:
-            from pystac_client.conformance import ConformanceClasses
-
             if client.conforms_to(ConformanceClasses.FILTER) and not client.conforms_to(ConformanceClasses.QUERY):
                 kw["filter"] = {"op": "<=", "args": [{"property": "eo:cloud_cover"}, search.max_cloud]}
                 kw["filter_lang"] = "cql2-json"
@@ -287,8 +282,6 @@ def search_items(search: Search) -> list[pystac.Item]:
 
 def _search_error(api: str, exc: BaseException, retries: int) -> RemoteError | InputError:
     """One line for a failed search: unreachable API, timeout, or what the API said."""
-    import requests
-
     chain: list[BaseException] = []
     e: BaseException | None = exc
     while e is not None and len(chain) < 8:

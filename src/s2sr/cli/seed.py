@@ -1,8 +1,9 @@
 """``sentinel2_superesolution``: the seed tool's command line, kept working on s2sr.
 
 Takes the seed's flags (``-i -o -m -roi -roip --l1c --l3a --bicubic --gpu -ts
---number_of_threads -v``).  ``-m`` may name the seed's ``.onnx`` file (its ``.yaml`` card
-beside it is used), a card, or a built-in model.  ``-roip`` is in source-grid pixels from the
+--number_of_threads -v``) and writes flat files in the output folder, as the seed did
+(:func:`s2sr.write_cogs`).  ``-m`` may name the seed's ``.onnx`` file (its ``.yaml`` card beside
+it is used), a card, or a built-in model.  ``-roip`` is in source-grid pixels from the
 upper-left corner: ``COL0 ROW0 COL1 ROW1``.
 """
 
@@ -13,9 +14,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from ._cli_common import TqdmProgress, guarded, setup_logging
-from .errors import UnsupportedError
+from .. import __version__
+from ..errors import UnsupportedError
+from ..defaults import DEFAULT_TILE_SIZE
+from ._common import TqdmProgress, error_boundary, setup_logging
 
 PROG = "sentinel2_superesolution"
 
@@ -35,7 +37,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--l3a", action="store_true", help="input product is a Theia L3A synthesis (detected anyway)")
     p.add_argument("-o", "--output_directory", required=True, help="output directory")
     p.add_argument("-m", "--model", default=None, help="model: .onnx (card beside it), .yaml card, or built-in name")
-    p.add_argument("-ts", "--tile_size", type=int, default=1000, help="tile size in output pixels")
+    p.add_argument("-ts", "--tile_size", type=int, default=DEFAULT_TILE_SIZE, help="tile size in output pixels")
     p.add_argument("-ov", "--overlap", type=int, default=None, help="ignored: the margin comes from the model card")
     p.add_argument("-roi", "--region_of_interest", type=float, nargs=4, default=None,
                    metavar=("LEFT", "BOTTOM", "RIGHT", "TOP"), help="region in the product's CRS")
@@ -52,29 +54,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     setup_logging(args.verbosity)
     if args.overlap is not None:
         logging.getLogger(__name__).warning("-ov/--overlap is ignored: s2sr uses the margin of the model card")
-
-    def go() -> object:
-        from .pipeline import super_resolve
-        from .products import open_product
+    with error_boundary(PROG, lambda: args.verbosity):
+        from ..pipeline import write_cogs
+        from ..plan import RunOptions
+        from ..products import open_product
 
         # the kind is detected from the content; the seed's flags are kept as checks
         product = open_product(args.input)
-        if args.l1c and product.info.level != "L1C":
-            raise UnsupportedError(f"--l1c given but {args.input} is a {product.info.level} product",
-                                   hint="drop --l1c: the product kind is detected from its content")
-        if args.l3a and product.info.level != "L3A":
-            raise UnsupportedError(f"--l3a given but {args.input} is a {product.info.level} product",
-                                   hint="drop --l3a: the product kind is detected from its content")
-        return super_resolve(
-            product, args.output_directory, args.model,
-            roi=tuple(args.region_of_interest) if args.region_of_interest else None,
-            roi_pixels=tuple(args.region_of_interest_pixel) if args.region_of_interest_pixel else None,
-            tile_size=args.tile_size, bicubic=args.bicubic, threads=args.number_of_threads,
-            gpu=args.gpu, progress=TqdmProgress,
+        for flag, level in (("--l1c", "L1C"), ("--l3a", "L3A")):
+            if getattr(args, flag[2:]) and product.info.level != level:
+                raise UnsupportedError(f"{flag} given but {args.input} is a {product.info.level} product",
+                                       hint=f"drop {flag}: the product kind is detected from its content")
+        options = RunOptions(
+            roi=args.region_of_interest, roi_pixels=args.region_of_interest_pixel, tile_size=args.tile_size,
+            bicubic=args.bicubic, threads=args.number_of_threads, gpu=args.gpu,
         )
-
-    result = guarded(PROG, args.verbosity, go)
-    print(getattr(result, "sisr", ""))
+        result = write_cogs(product, args.output_directory, args.model, options, progress=TqdmProgress)
+    print(result.sisr)
 
 
 if __name__ == "__main__":  # pragma: no cover

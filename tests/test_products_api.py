@@ -16,9 +16,10 @@ import rasterio
 from click.testing import CliRunner
 
 from s2sr.cli import main
+from s2sr.testing import ES_ITEM, RangeServer, rewrite_item, shared_es_files
 
-from ._inputs_support import ES_ITEM, PgStacApi, RangeServer, rewrite_item, shared_es_files
 from .conftest import SHARED
+from .support.stac_api import PgStacApi
 
 DATA = SHARED / "data"
 COLLECTION = DATA / "stac_items" / "odc-stac_sentinel-2-l2a.collection.json"

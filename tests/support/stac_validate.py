@@ -20,7 +20,7 @@ import shapely.geometry
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-SCHEMAS = Path(__file__).parent / "data" / "stac-schemas"
+SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "stac-schemas"
 CORE = "https://schemas.stacspec.org/v1.1.0-beta.1"
 PROJJSON = "https://proj.org/schemas/v0.7/projjson.schema.json"
 # MLM refers to processing v1.1.0, whose upstream tag still declares v1.0.0: use v1.2.0

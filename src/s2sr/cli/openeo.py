@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import click
 
-from ._cli_common import guarded, setup_logging
-from .udf import DEPS_FOLDER, MODEL_FOLDER
-
-PROG = "s2sr openeo"
+from ._common import verbose_option
 
 
 @click.group("openeo")
@@ -38,7 +36,7 @@ def openeo_group() -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime threads in the UDF.")
 @click.option("--model-archive", default=None, metavar="URL", help="URL of the model zip: adds job_options.")
 @click.option("--deps-archive", default=None, metavar="URL", help="URL of the s2sr dependency zip: adds job_options.")
-@click.option("-v", "--verbose", count=True)
+@verbose_option
 def graph(
     model: str | None,
     bbox: tuple[float, float, float, float],
@@ -51,44 +49,39 @@ def graph(
     threads: int | None,
     model_archive: str | None,
     deps_archive: str | None,
-    verbose: int,
 ) -> None:
     """Print the batch-job request (process graph and job options) as JSON."""
-    from . import openeo as s2oe
+    from .. import openeo as s2oe
 
-    setup_logging(verbose)
     west, south, east, north = bbox
     extent: dict[str, object] = {"west": west, "south": south, "east": east, "north": north}
     if crs:
         code = crs.upper().removeprefix("EPSG:")
         extent["crs"] = int(code) if code.isdigit() else crs  # the spec: an EPSG code (integer) or WKT
 
-    def build() -> dict[str, object]:
-        cube = s2oe.super_resolve(
-            None, model, spatial_extent=extent, temporal_extent=list(time_range), collection=collection,
-            max_cloud_cover=max_cloud_cover, window=window, threads=threads, format=fmt,
-        )
-        body: dict[str, object] = {"process": json.loads(cube.to_json())}
-        opts = s2oe.job_options(model_archive, deps_archive)
-        if opts:
-            body["job_options"] = opts
-        return body
-
-    click.echo(json.dumps(guarded(PROG, verbose, build), indent=2))
+    cube = s2oe.super_resolve(
+        None, model, spatial_extent=extent, temporal_extent=list(time_range), collection=collection,
+        max_cloud_cover=max_cloud_cover, window=window, threads=threads, format=fmt,
+    )
+    body: dict[str, object] = {"process": json.loads(cube.to_json())}
+    opts = s2oe.job_options(model_archive, deps_archive)
+    if opts:
+        body["job_options"] = opts
+    click.echo(json.dumps(body, indent=2))
 
 
 @openeo_group.command("package-model")
 @click.argument("card")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The zip to write (e.g. model.zip).")
-@click.option("-v", "--verbose", count=True)
-def package_model(card: str, output: Path, verbose: int) -> None:
+@verbose_option
+def package_model(card: str, output: Path) -> None:
     """Zip the model CARD and its ONNX file for the job option udf-dependency-archives."""
-    from . import openeo as s2oe
+    from .. import openeo as s2oe
 
-    setup_logging(verbose)
-    out = guarded(PROG, verbose, lambda: s2oe.package_model(card, output))
-    import zipfile
+    from ..udf import DEPS_FOLDER, MODEL_FOLDER
+
+    out = s2oe.package_model(card, output)
 
     name = next(n for n in zipfile.ZipFile(out).namelist() if n.endswith(".yaml"))
     click.echo(str(out))
@@ -102,6 +95,6 @@ def package_model(card: str, output: Path, verbose: int) -> None:
 @openeo_group.command("udf")
 def udf() -> None:
     """Print the UDF's source code (what back-ends run)."""
-    from .udf import udf_code
+    from ..udf import udf_code
 
     click.echo(udf_code(), nl=False)

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from s2sr.cli import main
 from s2sr.errors import HarmonisationError, ProductError
 from s2sr.products import SafeProduct, TheiaProduct, detect_kind, open_product
-from s2sr.seed_cli import main as seed_main
+from s2sr.cli.seed import main as seed_main
+from s2sr.testing import write_safe_product
 
-from ._inputs_support import write_safe_product
 from .conftest import ALL_BANDS, COLS, NODATA_COLS, ROWS, make_product
 
 

@@ -14,8 +14,8 @@ import rasterio
 
 from s2sr import super_resolve
 from s2sr.products import open_product
+from s2sr.testing import RangeServer, es_v1_item, write_earthsearch_cogs, write_safe_product
 
-from ._inputs_support import RangeServer, es_v1_item, write_cogs, write_safe_product
 from .conftest import NODATA_COLS, make_product
 
 ITEM_PROPS = {
@@ -35,7 +35,7 @@ def containers(tmp_path_factory: pytest.TempPathFactory, arrays: tuple[np.ndarra
         "safe_l1c_zip": write_safe_product(d / "safe_zip", *arrays, level="L1C", baseline="02.06",
                                            nodata_cols=NODATA_COLS, as_zip=True),
     }
-    files = write_cogs(d / "cogs", *arrays, offset=-1000, nodata_cols=NODATA_COLS)
+    files = write_earthsearch_cogs(d / "cogs", *arrays, offset=-1000, nodata_cols=NODATA_COLS)
     (d / "cogs" / "item.json").write_text(json.dumps(es_v1_item(files, **ITEM_PROPS)))
     out["stac_local"] = d / "cogs" / "item.json"
     (d / "cogs_http").mkdir()

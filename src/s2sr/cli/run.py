@@ -1,0 +1,110 @@
+"""``s2sr run``: plan every product, then publish each (COGs + STAC item) under DEST."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..defaults import DEFAULT_COLLECTION, DEFAULT_TILE_SIZE
+from ._common import TqdmProgress, verbose_option
+from .search import select_products, search_options
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_options(f: F) -> F:
+    """The options that make a :class:`s2sr.RunOptions` (shared by ``run`` and ``evaluate``)."""
+    opts = [
+        click.option("-m", "--model", default=None,
+                     help="Model: a card (.yaml, its ONNX beside it), a STAC MLM item (.json), a built-in or zoo "
+                     "name (s2sr models list). Default: carn if downloaded, else the built-in s2sr_tiny."),
+        click.option("--roi-pixels", nargs=4, type=float, default=None, metavar="COL0 ROW0 COL1 ROW1",
+                     help="Region in source-grid pixels from the upper-left corner (COL1/ROW1 exclusive)."),
+        click.option("--roi", nargs=4, type=float, default=None, metavar="LEFT BOTTOM RIGHT TOP",
+                     help="Region in the product's CRS, snapped outward to the source grid."),
+        click.option("--tile-size", type=click.IntRange(min=1), default=DEFAULT_TILE_SIZE, show_default=True,
+                     help="Tile size in output pixels, margins excluded."),
+        click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads."),
+        click.option("--sre", is_flag=True, help="Theia: read SRE instead of FRE reflectances."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def options_from(params: dict[str, Any], **extra: Any) -> Any:
+    """A :class:`s2sr.RunOptions` from the parsed :func:`run_options` (``model`` excluded)."""
+    from ..plan import RunOptions
+
+    return RunOptions(
+        roi_pixels=params["roi_pixels"] or None, roi=params["roi"] or None, tile_size=params["tile_size"],
+        threads=params["threads"], sre=params["sre"], **extra,
+    )
+
+
+@click.command()
+@click.argument("input_path", metavar="[INPUT]", required=False)
+@click.option(
+    "-o", "--output", "output_dir", required=True, metavar="DEST",
+    help="Destination: a local folder or an fsspec URL (s3://bucket/prefix, …). Writes "
+    "DEST/COLLECTION/ITEM_ID/ (COGs, quicklook, model card, STAC item) and DEST/COLLECTION/collection.json.",
+)
+@run_options
+@click.option("--bicubic", is_flag=True, help="Also write the bicubic comparison product.")
+@click.option("--gpu", is_flag=True, help="Run on CUDA when available (falls back to CPU with a warning).")
+@click.option("--output-collection", "collection", default=DEFAULT_COLLECTION, show_default=True,
+              help="STAC collection id (and folder) to publish into.")
+@click.option("--overwrite", is_flag=True, help="Redo an item that already exists (same or different model).")
+@click.option("--s3-endpoint", default=None, metavar="URL",
+              help="S3-compatible endpoint (default: AWS_ENDPOINT_URL or AWS). Credentials: standard AWS variables.")
+@click.option("--create-bucket", is_flag=True, help="Create the s3:// bucket if it does not exist.")
+@search_options
+@verbose_option
+def run(
+    input_path: str | None,
+    output_dir: str,
+    model: str | None,
+    bicubic: bool,
+    gpu: bool,
+    collection: str,
+    overwrite: bool,
+    s3_endpoint: str | None,
+    create_bucket: bool,
+    **params: Any,
+) -> None:
+    """Super-resolve INPUT, or every item of a STAC API search, and publish COGs and STAC items under DEST.
+
+    INPUT: a Theia L2A/L3A folder or zip, an ESA SAFE (L1C, Sen2Cor L2A) folder or zip, or a
+    STAC item (JSON file or URL); the kind is detected from the content.  DEST: a folder or
+    s3://bucket/prefix.  Reruns skip finished items.
+    """
+    from ..plan import open_run_model, plan_run
+    from ..publisher import publish
+
+    options = options_from(params, bicubic=bicubic, gpu=gpu)
+    selection = select_products(input_path, sre=options.sre, **{k: params[k] for k in _SEARCH_KEYS})
+    if not selection.products:
+        click.echo(selection.message)
+        return
+    mdl = open_run_model(model, options)
+    plans = [plan_run(product, mdl, options) for product in selection.products]  # all valid before any output
+    for plan in plans:
+        pub = publish(plan, output_dir, collection=collection, overwrite=overwrite,
+                      s3_endpoint=s3_endpoint, create_bucket=create_bucket, progress=TqdmProgress)
+        if pub.skipped or pub.result is None:
+            click.echo(f"{pub.sisr}  (already done: {pub.item_url}; --overwrite redoes it)")
+            continue
+        result = pub.result
+        g = result.output_grid
+        click.echo(
+            f"{pub.sisr}  ({g.width}x{g.height} px at {g.res:g} m, model {result.model_name}, "
+            f"{result.tiles} tile(s), {pub.timings['total']:.1f} s)"
+        )
+        if "bicubic" in pub.assets:
+            click.echo(f"{pub.assets['bicubic']}  (bicubic comparison)")
+        click.echo(f"{pub.item_url}  (STAC item, in {pub.collection_url})")
+
+
+_SEARCH_KEYS = ("stac_api", "collections", "ids", "bbox", "datetime_", "max_cloud", "max_items", "require")
