@@ -3,8 +3,9 @@
     python benchmarks/run.py [--size 1098] [--threads N] [--json benchmark.json]
 
 Builds a SIZE² (10 m px) Theia L2A product (real pixels when ``shared/data/real_pixels`` is
-found, else generated texture) and a CARN-sized conv net (~380 k parameters, 10 bands, ×2,
-margin 32, seeded weights: ``carn_like.py``), then measures, on this machine, in one run:
+found, else generated texture) and a CARN-sized conv net (381 k parameters, 10 bands, ×2,
+margin 32, seeded weights: :func:`s2sr.testing.carn_like_x2`), then measures, on this machine,
+in one run:
 
 * ``s2sr``: the whole product into a local COG, in a child process (whole-process wall, the
   library call's own wall and split, peak RSS, margin overhead = inferred input px / ROI px);
@@ -15,6 +16,8 @@ margin 32, seeded weights: ``carn_like.py``), then measures, on this machine, in
   Mpx × the input px a 10980² run infers (its margin overhead) × the pipeline ratio);
 * peak RSS per product size (``--rss-sizes``: 1/100, 1/25, 1/4 of a 10980² tile by default);
 * a tile-size sweep (``--tile-sizes``);
+* ONNX Runtime session options, interleaved: s2sr's against ONNX Runtime's defaults and each
+  change alone (wall, CPU time, and peak RSS in a child process);
 * the seed tool (``sentinel2_superresolution``) on the same product and model, with its default
   threads and with ``--threads``, when it is importable by ``--seed-python`` (default: this
   interpreter).
@@ -44,7 +47,6 @@ sys.path.insert(0, str(HERE))
 if (HERE.parent / "src" / "s2sr").is_dir():  # a checkout: its source first (as the tests run it)
     sys.path.insert(1, str(HERE.parent / "src"))
 
-from carn_like import parameter_count, write_carn_like  # noqa: E402
 
 FULL = 10980  #: a whole Sentinel-2 tile, 10 m pixels per side
 
@@ -54,11 +56,9 @@ import json, logging, sys, time
 t_import = time.perf_counter()
 import s2sr
 product, out, card, tile_size, threads = sys.argv[1:6]
-kwargs = {"tile_size": int(tile_size)}
-if threads != "auto":
-    kwargs["threads"] = int(threads)
+options = s2sr.RunOptions(tile_size=int(tile_size), threads=None if threads == "auto" else int(threads))
 t0 = time.perf_counter()
-r = s2sr.super_resolve(product, out, card, **kwargs)
+r = s2sr.write_cogs(product, out, card, options)
 wall = time.perf_counter() - t0
 info = {
     "run_wall_s": wall,
@@ -68,7 +68,7 @@ info = {
     "output_px": [r.output_grid.width, r.output_grid.height],
     "roi_px": [r.roi.width, r.roi.height],
 }
-for name in ("margin_overhead", "inferred_px", "threads", "read_shape", "providers"):
+for name in ("margin_overhead", "inferred_px", "threads", "read_shape", "device", "batch"):
     if hasattr(r, name):
         v = getattr(r, name)
         info[name] = list(v) if isinstance(v, tuple) else v
@@ -95,7 +95,11 @@ def run_child(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[str
 
 
 def measured(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """``cmd`` under a tiny wrapper that reports the child's peak RSS (ru_maxrss of its children)."""
+    """``cmd`` under a tiny wrapper that reports the child's peak RSS (ru_maxrss of its children).
+
+    Not measured directly: Linux carries a process's peak RSS across fork and exec, so a child
+    of this (large) process would report at least this process's size; the wrapper is small.
+    """
     wrapper = (
         "import os, resource, subprocess, sys, time\n"
         "t0 = time.perf_counter()\n"
@@ -133,13 +137,10 @@ def run_s2sr(product: Path, out: Path, card: Path, tile_size: int, threads: int 
 
 
 def default_threads() -> int:
-    """The thread count s2sr picks when none is given (its own rule when it has one)."""
-    try:
-        from s2sr.models.runtime import default_threads as s2sr_default
+    """The thread count s2sr picks when none is given."""
+    from s2sr.cpus import available_cpus
 
-        return int(s2sr_default())
-    except ImportError:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return available_cpus()
 
 
 def tile_geometry(size: int, tile_size: int, factor: int, margin: int) -> dict[str, Any]:
@@ -169,6 +170,63 @@ def pure_ort(card: Path, read_shape: Sequence[int], tiles: int, threads: int) ->
     for _ in range(tiles):
         model.predict(x)
     return time.perf_counter() - t0
+
+
+ORT_VARIANTS = {
+    "s2sr": {},
+    "onnxruntime_defaults": {"spinning": True, "mem_pattern": True},
+    "with_spinning": {"spinning": True},
+    "with_mem_pattern": {"mem_pattern": True},
+    "without_arena": {"arena": False},
+}
+
+ORT_CHILD = r"""
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from run import ort_session
+s = ort_session(sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4]))
+x = np.random.default_rng(0).uniform(200, 4000, size=(1, 10, int(sys.argv[5]), int(sys.argv[6]))).astype(np.float32)
+s.run(None, {"input": x})
+s.run(None, {"input": x})
+"""
+
+
+def ort_session(onnx_path: str, threads: int, change: dict[str, bool]) -> Any:
+    """A session with s2sr's options (:func:`s2sr.models.runtime.session_options`), ``change`` applied."""
+    import onnxruntime as ort
+
+    from s2sr.models.runtime import session_options
+
+    so = session_options(threads, **change)
+    return ort.InferenceSession(onnx_path, sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def ort_options(onnx_path: Path, read_shape: Sequence[int], threads: int, rounds: int) -> dict[str, Any]:
+    """Wall and CPU seconds per tile (median of ``rounds``, interleaved) and peak RSS per variant."""
+    sessions = {name: ort_session(str(onnx_path), threads, change) for name, change in ORT_VARIANTS.items()}
+    x = np.random.default_rng(0).uniform(200, 4000, size=(1, 10, *read_shape)).astype(np.float32)
+    walls: dict[str, list[float]] = {n: [] for n in sessions}
+    cpus: dict[str, list[float]] = {n: [] for n in sessions}
+    for s in sessions.values():
+        s.run(None, {"input": x})
+    for _ in range(rounds):
+        for name, s in sessions.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            s.run(None, {"input": x})
+            walls[name].append(time.perf_counter() - t0)
+            cpus[name].append(time.process_time() - c0)
+    del sessions
+    out: dict[str, Any] = {}
+    base_w, base_c = statistics.median(walls["s2sr"]), statistics.median(cpus["s2sr"])
+    for name, change in ORT_VARIANTS.items():
+        r = measured([sys.executable, "-c", ORT_CHILD, str(HERE), str(onnx_path), str(threads), json.dumps(change),
+                       str(read_shape[0]), str(read_shape[1])], env=s2sr_env())
+        rss = r["peak_rss_mb"]
+        w, c = statistics.median(walls[name]), statistics.median(cpus[name])
+        out[name] = {"change": change, "wall_s": w, "cpu_s": c, "wall_vs_s2sr": w / base_w, "cpu_vs_s2sr": c / base_c,
+                     "peak_rss_mb": rss}
+    return out
 
 
 def seed_compatible(product: Path) -> None:
@@ -210,6 +268,13 @@ def run_seed(python: str, product: Path, out: Path, card: Path, threads: int | N
             "output_mpx_per_s": px / 1e6 / r["process_wall_s"]}
 
 
+def parameter_count(onnx_path: Path) -> int:
+    import onnx
+
+    return int(sum(int(np.prod(t.dims)) for t in onnx.load(str(onnx_path)).graph.initializer if len(t.dims) >= 1
+                   and int(np.prod(t.dims)) > 4))
+
+
 def rounded(obj: Any, nd: int = 3) -> Any:
     if isinstance(obj, float):
         return round(obj, nd)
@@ -240,6 +305,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="product sizes for the peak-RSS series, comma-separated ('' to skip)")
     ap.add_argument("--tile-sizes", default="256,512,732,1000,1500,2196",
                     help="tile sizes (output px) for the sweep, comma-separated ('' to skip)")
+    ap.add_argument("--ort-rounds", type=int, default=3, help="interleaved rounds of the session-options A/B (0: skip)")
     ap.add_argument("--seed-python", default=sys.executable,
                     help="interpreter that can import the seed tool (sentinel2_superresolution)")
     ap.add_argument("--no-seed", action="store_true", help="skip the seed tool")
@@ -249,6 +315,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
 
     from s2sr.demo import make_demo_product
+    from s2sr.testing import carn_like_x2
 
     threads = args.threads or default_threads()
     tile_size = args.tile_size or _s2sr_default_tile_size()
@@ -262,9 +329,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         d = Path(tmp)
-        card = write_carn_like(d / "model")
-        onnx_bytes = (d / "model" / "carn_like.onnx").read_bytes()
-        result["model"] = {"name": "carn_like", "parameters": parameter_count(onnx_bytes), "bands": 10,
+        card = carn_like_x2(d / "model")
+        onnx_path = card.with_suffix(".onnx")
+        result["model"] = {"name": card.stem, "parameters": parameter_count(onnx_path), "bands": 10,
                            "factor": 2, "margin": 32}
         products: dict[int, Path] = {}
 
@@ -347,7 +414,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if rows:
             result["tile_size_sweep"] = rows
 
-        # 4. the seed tool, when importable
+        # 4. ONNX Runtime session options
+        if args.ort_rounds > 0:
+            result["onnxruntime_options"] = ort_options(onnx_path, result["s2sr"]["read_shape"], threads,
+                                                        args.ort_rounds)
+
+        # 5. the seed tool, when importable
         if args.no_seed:
             result["seed_tool"] = "skipped (--no-seed)"
         elif not seed_importable(args.seed_python):
@@ -372,16 +444,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _s2sr_default_tile_size() -> int:
-    try:
-        from s2sr.plan import RunOptions  # after the architecture change
+    from s2sr.defaults import DEFAULT_TILE_SIZE
 
-        return int(RunOptions().tile_size)
-    except (ImportError, AttributeError, TypeError):
-        import inspect
-
-        from s2sr.pipeline import super_resolve
-
-        return int(inspect.signature(super_resolve).parameters["tile_size"].default)
+    return DEFAULT_TILE_SIZE
 
 
 def _print_progress(result: dict[str, Any]) -> None:

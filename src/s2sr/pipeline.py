@@ -2,12 +2,18 @@
 
 read (source grid, margins, NaN past the product) → :func:`s2sr.inference.infer` → crop
 margins → write.  Reading the next tile and writing the last one run in two background
-threads while the model works on the current one; memory stays at a few tiles.
+threads while the model works on the current one (bounded queues: memory stays at a few
+tiles); those threads run at a lower priority (nice +10), so on a small machine they take the
+cores the model leaves idle rather than the model's.  GDAL's block cache is bounded
+(:data:`GDAL_CACHE_BYTES`, unless ``GDAL_CACHEMAX`` is set) so memory does not grow with the
+product.  On a GPU several tiles go to the model per call (``RunOptions.batch``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -17,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
@@ -29,6 +36,13 @@ from .products import BandReader, Product, ProductInfo
 from .tiling import Roi, Tile, TilePlan
 
 log = logging.getLogger(__name__)
+
+#: GDAL block cache during a run (GDAL's default is 5 % of RAM, which the output's blocks
+#: fill as the product grows): 64 MB holds the tiles in flight.  ``GDAL_CACHEMAX`` overrides it.
+GDAL_CACHE_BYTES = 64 * 2**20
+#: Niceness of the read and write threads (Linux: per thread), below the model's threads.
+IO_NICE = 10
+
 
 class Progress(Protocol):
     """A progress sink; the CLI passes a tqdm-backed one (``factory(total, description)``)."""
@@ -62,6 +76,13 @@ class RunResult:
     roi: Roi  #: in source-grid pixels
     tiles: int
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    #: input pixels the model ran on / ROI pixels (margins and edge overhang; 1.0 = none)
+    margin_overhead: float = field(default=1.0, compare=False)
+    inferred_px: int = field(default=0, compare=False)  #: input pixels the model ran on
+    read_shape: tuple[int, int] = field(default=(0, 0), compare=False)  #: (rows, cols) of every tile read
+    threads: int = field(default=0, compare=False)  #: the model's intra-op threads
+    device: str = field(default="cpu", compare=False)  #: where the model ran (cpu, cuda, tensorrt)
+    batch: int = field(default=1, compare=False)  #: tiles per model call
     #: what brought the input to reflectance x 10000 (:meth:`Product.harmonisation_record`), for STAC items
     harmonisation: dict[str, object] = field(default_factory=dict, compare=False)
 
@@ -75,7 +96,8 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
     sisr_path = out / plan.sisr_name
     log.info("%s → %s", plan.describe(), sisr_path)
     log.info("harmonisation: %s", prod.harmonisation())
-    timings = _run_model(prod, mdl, plan.tiles, plan.source_grid, sisr_path, progress)
+    batch = plan.options.batch or (1 if mdl.device == "cpu" else 4)
+    timings = _run_model(prod, mdl, plan.tiles, plan.source_grid, sisr_path, progress, batch=batch)
     bicubic_path = None
     if plan.options.bicubic:
         bicubic_path = out / plan.bicubic_name
@@ -83,6 +105,13 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
         write_bicubic(prod, card.bands, plan.output_grid, bicubic_path, progress=progress)
         timings["bicubic"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
+    log.info(
+        "%s: %d tile(s) of %d×%d px (batch %d, %s, %d thread(s)), margin overhead %.3f; "
+        "read %.2f s, model %.2f s, write %.2f s (read and write overlap the model), COG %.2f s, total %.2f s",
+        prod.info.product_id, len(plan.tiles), *plan.tiles.read_shape, batch, mdl.device, mdl.threads,
+        plan.tiles.margin_overhead, timings["read"], timings["infer"], timings["write"], timings["cog"],
+        timings["total"],
+    )
     return RunResult(
         sisr=sisr_path,
         bicubic=bicubic_path,
@@ -94,6 +123,12 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
         tiles=len(plan.tiles),
         timings=timings,
         harmonisation=prod.harmonisation_record(card.bands[0]).as_dict(),
+        margin_overhead=plan.tiles.margin_overhead,
+        inferred_px=plan.tiles.inferred_px,
+        read_shape=plan.tiles.read_shape,
+        threads=mdl.threads,
+        device=mdl.device,
+        batch=batch,
     )
 
 
@@ -131,6 +166,19 @@ def super_resolve(
     return write_cogs(product, out_dir, model, RunOptions(**options), progress=progress)
 
 
+def _lower_priority() -> None:
+    """Thread initializer: run this thread below the model's (Linux niceness is per thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IO_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
+
+
+def _gdal_cache() -> rasterio.Env:
+    """The GDAL environment of a run: a bounded block cache unless the user set ``GDAL_CACHEMAX``."""
+    return rasterio.Env() if "GDAL_CACHEMAX" in os.environ else rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
+
+
 def _run_model(
     prod: Product,
     mdl: Model,
@@ -138,38 +186,48 @@ def _run_model(
     source_grid: Grid,
     path: Path,
     progress: ProgressFactory | None,
+    *,
+    batch: int = 1,
 ) -> dict[str, float]:
     card = mdl.card
     timings = {"read": 0.0, "infer": 0.0, "write": 0.0, "cog": 0.0}
     bar = progress(len(plan), "super-resolution") if progress else _NoProgress()
+    lock = threading.Lock()
 
-    def read(reader: BandReader, tile: Tile) -> np.ndarray:
+    def add(key: str, seconds: float) -> None:
+        with lock:
+            timings[key] += seconds
+
+    def read(reader: BandReader, tiles: list[Tile]) -> np.ndarray:
         t0 = time.perf_counter()
-        data = reader.read(tile.read)
-        timings["read"] += time.perf_counter() - t0
+        data = np.stack([reader.read(tile.read) for tile in tiles])
+        add("read", time.perf_counter() - t0)
         return data
 
-    def write(writer: CogWriter, tile: Tile, y: np.ndarray) -> None:
+    def write(writer: CogWriter, tiles: list[Tile], y: np.ndarray) -> None:
         t0 = time.perf_counter()
-        writer.write(tile.out, tile.crop(y))
-        timings["write"] += time.perf_counter() - t0
+        for tile, out in zip(tiles, y, strict=True):
+            writer.write(tile.out, tile.crop(out))
+        add("write", time.perf_counter() - t0)
 
+    groups = [list(plan)[i : i + batch] for i in range(0, len(plan), batch)]
     try:
         with (
+            _gdal_cache(),
             BandReader(prod, card.bands, source_grid) as reader,
             CogWriter(path, plan.output_grid, card.bands) as writer,
-            ThreadPoolExecutor(1, thread_name_prefix="s2sr-read") as read_pool,
-            ThreadPoolExecutor(1, thread_name_prefix="s2sr-write") as write_pool,
+            ThreadPoolExecutor(1, thread_name_prefix="s2sr-read", initializer=_lower_priority) as read_pool,
+            ThreadPoolExecutor(1, thread_name_prefix="s2sr-write", initializer=_lower_priority) as write_pool,
         ):
             pending: deque[Future[None]] = deque()
-            for tile, fut in _prefetch(plan, lambda t: read_pool.submit(read, reader, t), depth=2):
+            for tiles, fut in _prefetch(groups, lambda g: read_pool.submit(read, reader, g), depth=2):
                 window = fut.result()
                 t0 = time.perf_counter()
                 y = infer(mdl, window)
                 timings["infer"] += time.perf_counter() - t0
-                pending.append(write_pool.submit(write, writer, tile, y))
+                pending.append(write_pool.submit(write, writer, tiles, y))
                 _drain(pending, keep=2)
-                bar.update(1)
+                bar.update(len(tiles))
             _drain(pending, keep=0)
     finally:
         bar.close()
@@ -184,11 +242,11 @@ def _drain(pending: deque[Future[None]], keep: int) -> None:
 
 
 def _prefetch(
-    plan: TilePlan, submit: Callable[[Tile], Future[np.ndarray]], depth: int
-) -> Iterator[tuple[Tile, Future[np.ndarray]]]:
-    queue: deque[tuple[Tile, Future[np.ndarray]]] = deque()
-    for tile in plan:
-        queue.append((tile, submit(tile)))
+    groups: list[list[Tile]], submit: Callable[[list[Tile]], Future[np.ndarray]], depth: int
+) -> Iterator[tuple[list[Tile], Future[np.ndarray]]]:
+    queue: deque[tuple[list[Tile], Future[np.ndarray]]] = deque()
+    for group in groups:
+        queue.append((group, submit(group)))
         if len(queue) > depth:
             yield queue.popleft()
     while queue:

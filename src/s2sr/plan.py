@@ -20,7 +20,7 @@ from .grid import Grid
 from .models import Model, ModelCard, load_model
 from .outputs.naming import output_name
 from .products import Product, open_product
-from .defaults import DEFAULT_TILE_SIZE
+from .defaults import DEFAULT_TILE_SIZE, DEVICES, PRECISIONS
 from .tiling import Roi, TilePlan, plan_tiles, resolve_roi
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,11 @@ class RunOptions:
     tile_size: int = DEFAULT_TILE_SIZE
     bicubic: bool = False  #: also write the bicubic comparison product
     sre: bool = False  #: Theia: SRE instead of FRE reflectances
-    threads: int | None = None  #: ONNX Runtime intra-op threads (None: its default)
-    gpu: bool = False  #: CUDA when available (falls back to CPU with a warning)
+    threads: int | None = None  #: ONNX Runtime intra-op threads (None: the cores this process may use)
+    gpu: bool = False  #: CUDA when available (falls back to CPU with a warning); same as ``device="cuda"``
+    device: str | None = None  #: ``cpu``, ``cuda`` or ``tensorrt`` (falls back TensorRT → CUDA → CPU with a warning)
+    precision: str = "fp32"  #: ``fp16``: model converted at load (inputs/outputs float32)
+    batch: int | None = None  #: tiles per model call (None: 1 on CPU, 4 on a GPU)
 
     def __post_init__(self) -> None:
         for name in ("roi_pixels", "roi"):
@@ -59,6 +62,12 @@ class RunOptions:
             raise UserError(f"tile size {self.tile_size} is not positive", hint="give --tile-size N with N >= 1")
         if self.threads is not None and int(self.threads) < 1:
             raise UserError(f"{self.threads} threads is not a thread count", hint="give --threads N with N >= 1")
+        if self.batch is not None and int(self.batch) < 1:
+            raise UserError(f"batch {self.batch} is not positive", hint="give --batch N with N >= 1")
+        if self.device is not None and self.device not in DEVICES:
+            raise UserError(f"unknown device {self.device!r}", hint=f"use one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {self.precision!r}", hint=f"use one of {', '.join(PRECISIONS)}")
 
     @property
     def has_roi(self) -> bool:
@@ -114,13 +123,16 @@ class RunPlan:
         return (
             f"{self.product.info.product_id}: model {self.model.name}, ROI {' '.join(map(str, self.roi_pixels))}, "
             f"{len(t)} tile(s) of {t.tile_cols}×{t.tile_rows} source px, output {g.width}×{g.height} "
-            f"at {self.resolution:g}"
+            f"at {self.resolution:g}; margin overhead {t.margin_overhead:.3f} (inferred input px / ROI px)"
         )
 
 
 def open_run_model(model: str | Path | ModelCard | Model | None, options: RunOptions) -> Model:
     """``model`` as an opened :class:`~s2sr.models.Model` (an opened one is used as is)."""
-    return model if isinstance(model, Model) else load_model(model, threads=options.threads, gpu=options.gpu)
+    if isinstance(model, Model):
+        return model
+    return load_model(model, threads=options.threads, gpu=options.gpu, device=options.device,
+                      precision=options.precision)
 
 
 def as_plan(
