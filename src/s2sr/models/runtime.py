@@ -182,6 +182,9 @@ def to_fp16(model: str | bytes) -> bytes:
             hint="pip install 's2sr[gpu]' (or onnxconverter-common)",
         ) from None
     proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model)
+    for i, node in enumerate(proto.graph.node):  # the converter names its casts after nodes: unnamed ones collide
+        if not node.name:
+            node.name = f"{node.op_type}_{i}"
     with warnings.catch_warnings():  # "the float32 number … will be truncated": expected, per weight
         warnings.simplefilter("ignore", UserWarning)
         converted = float16.convert_float_to_float16(proto, keep_io_types=True)
