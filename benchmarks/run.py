@@ -11,7 +11,8 @@ in one run:
   library call's own wall and split, peak RSS, margin overhead = inferred input px / ROI px);
 * pure ONNX Runtime on the same tiles (same count and shape, same session options and threads):
   the *pipeline ratio* = s2sr wall / ONNX Runtime wall (the runs are interleaved when
-  ``--repeat`` > 1, and the median ratio is kept);
+  ``--repeat`` > 1, and the median ratio is kept); the same with the read and write threads at
+  the model's priority (``pipeline.IO_NICE`` = 0) for comparison;
 * output Mpx/s and the extrapolated time of a whole 10980² product (ONNX Runtime's s per input
   Mpx × the input px a 10980² run infers (its margin overhead) × the pipeline ratio);
 * peak RSS per product size (``--rss-sizes``: 1/100, 1/25, 1/4 of a 10980² tile by default);
@@ -52,9 +53,12 @@ FULL = 10980  #: a whole Sentinel-2 tile, 10 m pixels per side
 
 # The child that runs s2sr: prints one JSON line about the run.
 CHILD = r"""
-import json, logging, sys, time
+import json, logging, os, sys, time
 t_import = time.perf_counter()
 import s2sr
+if "S2SR_BENCH_IO_NICE" in os.environ:  # the A/B of the read/write threads' priority
+    import s2sr.pipeline
+    s2sr.pipeline.IO_NICE = int(os.environ["S2SR_BENCH_IO_NICE"])
 product, out, card, tile_size, threads = sys.argv[1:6]
 options = s2sr.RunOptions(tile_size=int(tile_size), threads=None if threads == "auto" else int(threads))
 t0 = time.perf_counter()
@@ -125,9 +129,13 @@ def s2sr_env() -> dict[str, str]:
     return env
 
 
-def run_s2sr(product: Path, out: Path, card: Path, tile_size: int, threads: int | str) -> dict[str, Any]:
+def run_s2sr(product: Path, out: Path, card: Path, tile_size: int, threads: int | str,
+             io_nice: int | None = None) -> dict[str, Any]:
+    env = s2sr_env()
+    if io_nice is not None:
+        env["S2SR_BENCH_IO_NICE"] = str(io_nice)
     r = measured([sys.executable, "-c", CHILD, str(product), str(out), str(card), str(tile_size), str(threads)],
-                 env=s2sr_env())
+                 env=env)
     line = next(ln for ln in r["stdout"].splitlines() if ln.startswith("S2SR-BENCH "))
     info = json.loads(line.split(" ", 1)[1])
     info.update(process_wall_s=r["process_wall_s"], peak_rss_mb=r["peak_rss_mb"])
@@ -305,6 +313,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="product sizes for the peak-RSS series, comma-separated ('' to skip)")
     ap.add_argument("--tile-sizes", default="256,512,732,1000,1500,2196",
                     help="tile sizes (output px) for the sweep, comma-separated ('' to skip)")
+    ap.add_argument("--no-io-nice-ab", dest="io_nice_ab", action="store_false",
+                    help="skip the run with the read/write threads at the model's priority")
     ap.add_argument("--ort-rounds", type=int, default=3, help="interleaved rounds of the session-options A/B (0: skip)")
     ap.add_argument("--seed-python", default=sys.executable,
                     help="interpreter that can import the seed tool (sentinel2_superresolution)")
@@ -344,12 +354,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out = d / "out"
         geo = tile_geometry(args.size, tile_size, 2, 32)
 
-        # 1. s2sr vs pure ONNX Runtime on the same tiles, interleaved
-        pairs = []
+        # 1. s2sr vs pure ONNX Runtime on the same tiles, interleaved (and with the read/write
+        #    threads at the model's priority, the A/B of pipeline.IO_NICE)
+        pairs, same_priority = [], []
         for _ in range(max(1, args.repeat)):
             run = run_s2sr(product, out, card, tile_size, threads)
             ort_s = pure_ort(card, run.get("read_shape", geo["read_shape"]), run["tiles"], threads)
             pairs.append((run, ort_s))
+            if args.io_nice_ab:
+                same_priority.append(run_s2sr(product, out, card, tile_size, threads, io_nice=0)["process_wall_s"] / ort_s)
         ratios = [r["process_wall_s"] / o for r, o in pairs]
         k = ratios.index(statistics.median_low(ratios))
         run, ort_s = pairs[k]
@@ -376,6 +389,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "pipeline_ratio_run": run["run_wall_s"] / ort_s,
             "pipeline_ratios_all": ratios,
         }
+        if same_priority:
+            result["pure_onnxruntime"]["pipeline_ratio_io_threads_at_model_priority"] = statistics.median(same_priority)
         ratio = run["process_wall_s"] / ort_s
         result["full_product_extrapolated"] = {
             "tiles": full["tiles"],

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from rasterio.crs import CRS
 
 import s2sr
+import s2sr.pipeline
 from s2sr.cli import main as s2sr_main
 from s2sr.cpus import available_cpus, quota_cpus
 from s2sr.grid import Grid
@@ -168,7 +169,7 @@ def test_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "run.py"), "--size", "64", "--rss-sizes", "64",
-         "--tile-sizes", "64", "--ort-rounds", "1", "--source", "synthetic", "--threads", "1",
+         "--tile-sizes", "64", "--ort-rounds", "1", "--no-io-nice-ab", "--source", "synthetic", "--threads", "1",
          "--seed-python", sys.executable, "--workdir", str(tmp_path), "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
@@ -184,3 +185,12 @@ def test_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
     assert [r["tile_size"] for r in result["tile_size_sweep"]] == [64]
     assert set(result["onnxruntime_options"]) >= {"s2sr", "onnxruntime_defaults"}
     assert isinstance(result["seed_tool"], str | list)  # its figures, or why there are none
+
+
+def test_parallel_readers_give_the_same_pixels(theia_dir: Path, convnet_card: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU several threads read (each with its own reader); forced here on CPU."""
+    ref = s2sr.write_cogs(theia_dir, tmp_path / "one", convnet_card, s2sr.RunOptions(tile_size=40, threads=1))
+    monkeypatch.setattr(s2sr.pipeline, "read_workers", lambda device: 3)
+    par = s2sr.write_cogs(theia_dir, tmp_path / "three", convnet_card, s2sr.RunOptions(tile_size=40, threads=1))
+    np.testing.assert_array_equal(read(par.sisr), read(ref.sisr))

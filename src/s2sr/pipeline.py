@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +29,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from .cpus import available_cpus
 from .grid import Grid
 from .inference import infer
 from .models import Model, ModelCard
@@ -179,6 +182,12 @@ def _gdal_cache() -> rasterio.Env:
     return rasterio.Env() if "GDAL_CACHEMAX" in os.environ else rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
 
 
+def read_workers(device: str) -> int:
+    """Read threads: on CPU the model takes the cores and one read thread keeps up; a GPU leaves
+    the cores to reading (GDAL's cubic warp of the 20 m bands is its costliest part)."""
+    return 1 if device == "cpu" else max(1, min(8, available_cpus() - 2))
+
+
 def _run_model(
     prod: Product,
     mdl: Model,
@@ -198,9 +207,15 @@ def _run_model(
         with lock:
             timings[key] += seconds
 
-    def read(reader: BandReader, tiles: list[Tile]) -> np.ndarray:
+    free: queue.SimpleQueue[BandReader] = queue.SimpleQueue()  # one reader per read thread (not thread-safe)
+
+    def read(tiles: list[Tile]) -> np.ndarray:
         t0 = time.perf_counter()
-        data = np.stack([reader.read(tile.read) for tile in tiles])
+        reader = free.get()
+        try:
+            data = np.stack([reader.read(tile.read) for tile in tiles])
+        finally:
+            free.put(reader)
         add("read", time.perf_counter() - t0)
         return data
 
@@ -211,16 +226,19 @@ def _run_model(
         add("write", time.perf_counter() - t0)
 
     groups = [list(plan)[i : i + batch] for i in range(0, len(plan), batch)]
+    workers = read_workers(mdl.device)
     try:
         with (
             _gdal_cache(),
-            BandReader(prod, card.bands, source_grid) as reader,
+            ExitStack() as readers,  # opened here, in the calling thread (GDAL environments are per thread)
             CogWriter(path, plan.output_grid, card.bands) as writer,
-            ThreadPoolExecutor(1, thread_name_prefix="s2sr-read", initializer=_lower_priority) as read_pool,
+            ThreadPoolExecutor(workers, thread_name_prefix="s2sr-read", initializer=_lower_priority) as read_pool,
             ThreadPoolExecutor(1, thread_name_prefix="s2sr-write", initializer=_lower_priority) as write_pool,
         ):
+            for _ in range(workers):
+                free.put(readers.enter_context(BandReader(prod, card.bands, source_grid)))
             pending: deque[Future[None]] = deque()
-            for tiles, fut in _prefetch(groups, lambda g: read_pool.submit(read, reader, g), depth=2):
+            for tiles, fut in _prefetch(groups, lambda g: read_pool.submit(read, g), depth=workers + 1):
                 window = fut.result()
                 t0 = time.perf_counter()
                 y = infer(mdl, window)
