@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ import s2sr
 import s2sr.pipeline
 from s2sr.cli import main as s2sr_main
 from s2sr.cpus import available_cpus, quota_cpus
+from s2sr.defaults import DEFAULT_TILE_SIZE
 from s2sr.grid import Grid
 from s2sr.models import load_model
 from s2sr.models.runtime import session_options
@@ -180,7 +182,7 @@ def test_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
     assert run["tiles"] == 1 and run["read_shape"] == [96, 96] and run["margin_overhead"] == pytest.approx(2.25)
     assert run["peak_rss_mb"] > 0 and run["output_mpx"] == pytest.approx(128 * 128 / 1e6, abs=1e-3)
     assert result["pure_onnxruntime"]["pipeline_ratio_process"] > 0
-    assert result["full_product_extrapolated"]["tiles"] == 22 * 22
+    assert result["full_product_extrapolated"]["tiles"] == math.ceil(10980 / (DEFAULT_TILE_SIZE // 2)) ** 2
     assert [r["product_px"] for r in result["rss_by_product_size"]] == [64]
     assert [r["tile_size"] for r in result["tile_size_sweep"]] == [64]
     assert set(result["onnxruntime_options"]) >= {"s2sr", "onnxruntime_defaults"}
