@@ -17,6 +17,8 @@ in one run:
   Mpx × the input px a 10980² run infers (its margin overhead) × the pipeline ratio);
 * peak RSS per product size (``--rss-sizes``: 1/100, 1/25, 1/4 of a 10980² tile by default);
 * a tile-size sweep (``--tile-sizes``);
+* ``--precision fp16`` against fp32 on the same product: the DN difference it causes (on CPU here;
+  the same conversion runs on a GPU);
 * ONNX Runtime session options, interleaved: s2sr's against ONNX Runtime's defaults and each
   change alone (wall, CPU time, and peak RSS in a child process);
 * the seed tool (``sentinel2_superresolution``) on the same product and model, with its default
@@ -59,8 +61,9 @@ import s2sr
 if "S2SR_BENCH_IO_NICE" in os.environ:  # the A/B of the read/write threads' priority
     import s2sr.pipeline
     s2sr.pipeline.IO_NICE = int(os.environ["S2SR_BENCH_IO_NICE"])
-product, out, card, tile_size, threads = sys.argv[1:6]
-options = s2sr.RunOptions(tile_size=int(tile_size), threads=None if threads == "auto" else int(threads))
+product, out, card, tile_size, threads, precision = sys.argv[1:7]
+options = s2sr.RunOptions(tile_size=int(tile_size), threads=None if threads == "auto" else int(threads),
+                          precision=precision)
 t0 = time.perf_counter()
 r = s2sr.write_cogs(product, out, card, options)
 wall = time.perf_counter() - t0
@@ -130,18 +133,36 @@ def s2sr_env() -> dict[str, str]:
 
 
 def run_s2sr(product: Path, out: Path, card: Path, tile_size: int, threads: int | str,
-             io_nice: int | None = None) -> dict[str, Any]:
+             io_nice: int | None = None, precision: str = "fp32", keep: Path | None = None) -> dict[str, Any]:
+    """One ``s2sr`` run in a child process; its figures.  ``keep``: move the output COG there."""
     env = s2sr_env()
     if io_nice is not None:
         env["S2SR_BENCH_IO_NICE"] = str(io_nice)
-    r = measured([sys.executable, "-c", CHILD, str(product), str(out), str(card), str(tile_size), str(threads)],
-                 env=env)
+    r = measured([sys.executable, "-c", CHILD, str(product), str(out), str(card), str(tile_size), str(threads),
+                  precision], env=env)
     line = next(ln for ln in r["stdout"].splitlines() if ln.startswith("S2SR-BENCH "))
     info = json.loads(line.split(" ", 1)[1])
     info.update(process_wall_s=r["process_wall_s"], peak_rss_mb=r["peak_rss_mb"])
     for f in out.glob("*.tif"):
-        f.unlink()
+        if keep is not None and f.name.endswith("_sisr.tif"):
+            f.replace(keep)
+        else:
+            f.unlink()
     return info
+
+
+def dn_difference(a_path: Path, b_path: Path) -> dict[str, float]:
+    """Differences in DN (reflectance × 10000) between two runs' COGs, over pixels valid in both."""
+    import rasterio
+
+    with rasterio.open(a_path) as a_ds, rasterio.open(b_path) as b_ds:
+        a, b = a_ds.read().astype(np.int32), b_ds.read().astype(np.int32)
+    valid = (a != -10000) & (b != -10000)
+    d = np.abs(a - b)[valid]
+    return {"max_abs_dn": int(d.max()) if d.size else 0, "mean_abs_dn": float(d.mean()) if d.size else 0.0,
+            "p99_abs_dn": float(np.percentile(d, 99)) if d.size else 0.0,
+            "pixels_differing": float((d > 0).mean()) if d.size else 0.0,
+            "nodata_identical": bool(np.array_equal(a == -10000, b == -10000))}
 
 
 def default_threads() -> int:
@@ -315,6 +336,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="tile sizes (output px) for the sweep, comma-separated ('' to skip)")
     ap.add_argument("--no-io-nice-ab", dest="io_nice_ab", action="store_false",
                     help="skip the run with the read/write threads at the model's priority")
+    ap.add_argument("--no-fp16", dest="fp16", action="store_false", help="skip the fp16 run")
     ap.add_argument("--ort-rounds", type=int, default=3, help="interleaved rounds of the session-options A/B (0: skip)")
     ap.add_argument("--seed-python", default=sys.executable,
                     help="interpreter that can import the seed tool (sentinel2_superresolution)")
@@ -357,8 +379,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # 1. s2sr vs pure ONNX Runtime on the same tiles, interleaved (and with the read/write
         #    threads at the model's priority, the A/B of pipeline.IO_NICE)
         pairs, same_priority = [], []
+        fp32_cog = d / "fp32_sisr.tif"
         for _ in range(max(1, args.repeat)):
-            run = run_s2sr(product, out, card, tile_size, threads)
+            run = run_s2sr(product, out, card, tile_size, threads, keep=fp32_cog)
             ort_s = pure_ort(card, run.get("read_shape", geo["read_shape"]), run["tiles"], threads)
             pairs.append((run, ort_s))
             if args.io_nice_ab:
@@ -429,12 +452,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if rows:
             result["tile_size_sweep"] = rows
 
-        # 4. ONNX Runtime session options
+        # 4. fp16 (converted at load) against fp32 on the same product: the DN difference it causes
+        if args.fp16:
+            fp16_cog = d / "fp16_sisr.tif"
+            r16 = run_s2sr(product, out, card, tile_size, threads, precision="fp16", keep=fp16_cog)
+            result["fp16"] = {"device": r16.get("device", "cpu"), "process_wall_s": r16["process_wall_s"],
+                              "peak_rss_mb": r16["peak_rss_mb"], **dn_difference(fp32_cog, fp16_cog),
+                              "pixels": "real (shared/data/real_pixels)" if _real_pixels(args.source) else "synthetic"}
+
+        # 5. ONNX Runtime session options
         if args.ort_rounds > 0:
             result["onnxruntime_options"] = ort_options(onnx_path, result["s2sr"]["read_shape"], threads,
                                                         args.ort_rounds)
 
-        # 5. the seed tool, when importable
+        # 6. the seed tool, when importable
         if args.no_seed:
             result["seed_tool"] = "skipped (--no-seed)"
         elif not seed_importable(args.seed_python):
@@ -462,6 +493,12 @@ def _s2sr_default_tile_size() -> int:
     from s2sr.defaults import DEFAULT_TILE_SIZE
 
     return DEFAULT_TILE_SIZE
+
+
+def _real_pixels(source: str) -> bool:
+    from s2sr.demo import find_real_pixels
+
+    return source != "synthetic" and find_real_pixels() is not None
 
 
 def _print_progress(result: dict[str, Any]) -> None:

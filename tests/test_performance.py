@@ -186,6 +186,7 @@ def test_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
     assert [r["product_px"] for r in result["rss_by_product_size"]] == [64]
     assert [r["tile_size"] for r in result["tile_size_sweep"]] == [64]
     assert set(result["onnxruntime_options"]) >= {"s2sr", "onnxruntime_defaults"}
+    assert result["fp16"]["nodata_identical"] and result["fp16"]["max_abs_dn"] >= 0
     assert isinstance(result["seed_tool"], str | list)  # its figures, or why there are none
 
 
