@@ -118,7 +118,7 @@ def test_harness_equals_standalone(
 ) -> None:
     stats, diff = harness_vs_standalone(theia_dir, models_dir / f"{model}.yaml", window, tmp_path, monkeypatch)
     assert stats.windows == windows
-    assert diff.max() <= 1, diff.max()
+    assert diff.max() == 0, diff.max()
 
 
 @pytest.mark.slow
@@ -132,7 +132,7 @@ def test_harness_equals_standalone_on_real_pixels(
     for i, card in enumerate((models_dir / "convnet_x2.yaml", BUILTIN_DIR / "bicubic.yaml")):
         with monkeypatch.context() as mp:
             stats, diff = harness_vs_standalone(product, card, 64, tmp_path / str(i), mp)
-        assert stats.windows == 16 and diff.max() <= 1, (card.name, diff.max())
+        assert stats.windows == 16 and diff.max() == 0, (card.name, diff.max())
         print(f"real pixels, {card.stem}: max |UDF - s2sr run| = {diff.max()} DN")
 
 
@@ -156,7 +156,9 @@ def test_graph_follows_the_design(convnet_card: Path) -> None:
     assert an["arguments"]["size"] == [{"dimension": d, "value": 248, "unit": "px"} for d in ("x", "y")]
     (udf,) = an["arguments"]["process"]["process_graph"].values()
     assert udf["process_id"] == "run_udf" and udf["arguments"]["udf"] == udf_code()
-    assert udf["arguments"]["context"] == {"model": "tmp/s2sr_model/convnet_x2.yaml", "nodata": 0}
+    # harmonised collection: no nodata replacement (0 and negative values are valid, nodata is NaN)
+    assert udf["arguments"]["context"] == {"model": "tmp/s2sr_model/convnet_x2.yaml"}
+    assert udf["arguments"]["runtime"] == "Python-Jep" and udf["arguments"]["version"] == "3.11"
     assert save["arguments"]["format"] == "GTiff" and save.get("result")
 
 
@@ -175,7 +177,7 @@ def test_built_in_model_is_named_not_shipped() -> None:
     pg = graph_of(s2oe.super_resolve(None, "bicubic", threads=2))
     an = next(n for n in pg.values() if n["process_id"] == "apply_neighborhood")
     (udf,) = an["arguments"]["process"]["process_graph"].values()
-    assert udf["arguments"]["context"] == {"model": "bicubic", "threads": 2, "nodata": 0}
+    assert udf["arguments"]["context"] == {"model": "bicubic", "threads": 2}
 
 
 def test_user_cube_is_used_as_given(convnet_card: Path) -> None:
@@ -213,6 +215,38 @@ def test_validator_catches_mistakes(convnet_card: Path, specs: dict[str, dict[st
 def test_too_small_window(convnet_card: Path) -> None:
     with pytest.raises(InputError, match="window 8 px is too small for model convnet_x2"):
         s2oe.super_resolve(None, convnet_card, window=8)
+    # the back-end refuses UDF windows under 4 px of size (geopysparkdatacube.apply_neighborhood)
+    with pytest.raises(InputError, match="window 11 px is too small"):
+        s2oe.super_resolution_cube(None, convnet_card, window=11)
+    assert s2oe.plan_neighborhood(ModelCard.from_file(convnet_card), 12).size == 4
+
+
+def test_names_of_the_builder() -> None:
+    assert s2oe.super_resolve is s2oe.super_resolution_cube is s2oe.build_graph
+
+
+@pytest.mark.parametrize("runtime", ["Python", "python", "Python-Jep2"])
+def test_only_the_jep_runtime(convnet_card: Path, runtime: str) -> None:
+    """Only Python-Jep rescales the layout after apply_metadata (Udf.scala callApplyMetadata)."""
+    with pytest.raises(InputError, match=f"cannot run with runtime '{runtime}'.*only for 'Python-Jep'"):
+        s2oe.super_resolution_cube(None, convnet_card, runtime=runtime)
+
+
+@pytest.mark.parametrize(("kw", "words"), [
+    ({"nodata": "auto"}, "nodata must be a number or None"),
+    ({"nodata": float("nan")}, "nodata must be a number or None"),
+    ({"threads": 0}, "threads must be a positive integer"),
+])
+def test_bad_context_values(convnet_card: Path, kw: dict[str, object], words: str) -> None:
+    with pytest.raises(InputError, match=words):
+        s2oe.super_resolution_cube(None, convnet_card, **kw)  # type: ignore[arg-type]
+
+
+def test_nodata_when_asked(convnet_card: Path) -> None:
+    pg = graph_of(s2oe.super_resolution_cube(None, convnet_card, nodata=0))
+    an = next(n for n in pg.values() if n["process_id"] == "apply_neighborhood")
+    (udf,) = an["arguments"]["process"]["process_graph"].values()
+    assert udf["arguments"]["context"] == {"model": "tmp/s2sr_model/convnet_x2.yaml", "nodata": 0}
 
 
 def test_job_options() -> None:
@@ -301,6 +335,13 @@ def test_cli_graph(convnet_card: Path, specs: dict[str, dict[str, object]]) -> N
     assert body["job_options"] == {"udf-dependency-archives": ["https://h/m.zip#tmp/s2sr_model"]}
     nb = Neighborhood.from_graph(body)
     assert nb.size == {"x": 120, "y": 120} and nb.overlap == {"x": 4, "y": 4}
+    assert nb.context == {"model": "tmp/s2sr_model/convnet_x2.yaml"}  # SENTINEL2_L2A: no nodata replacement
+    res = CliRunner().invoke(main, [
+        "openeo", "graph", "-m", "bicubic", "--bbox", "0", "0", "1", "1", "--time", *TIME, "--nodata", "0",
+        "--threads", "2",
+    ])
+    assert res.exit_code == 0, res.output
+    assert Neighborhood.from_graph(json.loads(res.output)).context == {"model": "bicubic", "threads": 2, "nodata": 0}
 
 
 def test_cli_graph_bad_model() -> None:
@@ -330,3 +371,28 @@ def test_cli_package_model_bad_card(tmp_path: Path) -> None:
 def test_cli_udf() -> None:
     res = CliRunner().invoke(main, ["openeo", "udf"])
     assert res.exit_code == 0 and res.output == udf_code()
+
+
+def test_zeros_stay_valid_by_default(theia_dir: Path) -> None:
+    """The back-ends' SENTINEL2_L2A arrives harmonised with NaN nodata: 0 DN is a valid value.
+
+    With the old default (``nodata: 0`` in the context) each zero input pixel became factor² NaN
+    output pixels; now only a ``nodata`` asked for turns zeros into nodata.
+    """
+    product = open_product(theia_dir)
+    card = ModelCard.from_file(BUILTIN_DIR / "bicubic.yaml")
+    cube = cube_from_product(product, card.bands, product.group_grid(card.source_group))
+    cube.values[:, :, 40:47, 60:68] = 0.0  # 56 zero pixels (dark water)
+    nan_in = np.isnan(cube.values[0, 0])
+    for nodata, extra in ((None, 0), (0, 56 * card.factor**2)):
+        pg = s2oe.super_resolution_cube(None, "bicubic", window=40, nodata=nodata).to_json()
+        out = run_neighborhood(Neighborhood.from_graph(json.loads(pg)), cube).values[0, 0]
+        assert np.isnan(out).sum() - nan_in.sum() * card.factor**2 == extra, nodata
+
+
+def test_model_archive_is_reproducible(tmp_path: Path, convnet_card: Path) -> None:
+    a = s2oe.package_model(convnet_card, tmp_path / "a.zip")
+    b = s2oe.package_model(convnet_card, tmp_path / "b.zip")
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}

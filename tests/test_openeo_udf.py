@@ -6,6 +6,7 @@ import ast
 import os
 import shutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -146,9 +147,12 @@ def test_session_created_once_per_content(tmp_path: Path, cube: xr.DataArray, co
     b = worker.apply_datacube(win, {"model": str(convnet_card)}).get_array().values
     assert worker.sessions_created() == 2
     assert not np.allclose(a, b, equal_nan=True)
-    # options are part of the key
+    # options are part of the key; threads default to 1 (one per Spark task)
     worker.apply_datacube(win, {"model": str(convnet_card), "threads": 1})
+    assert worker.sessions_created() == 2
+    worker.apply_datacube(win, {"model": str(convnet_card), "threads": 2})
     assert worker.sessions_created() == 3
+    assert worker.UdfContext.parse({"model": "bicubic"}).threads == 1
 
 
 def test_model_archive_in_working_directory(
@@ -180,6 +184,7 @@ def test_nodata_value_from_context(cube: xr.DataArray, convnet_card: Path) -> No
         (None, InputError, "needs a context object"),
         ({"model": "bicubic", "treads": 2}, InputError, "unknown key(s) 'treads'"),
         ({"model": "bicubic", "threads": 0}, InputError, "threads must be a positive integer"),
+        ({"model": "bicubic", "python_path": 3}, InputError, "python_path must be a list of folders"),
         ({"model": "tmp/s2sr_model/carn.yaml"}, ModelError, "udf-dependency-archives"),
     ],
 )
@@ -232,19 +237,54 @@ def test_not_a_cube(convnet_card: Path) -> None:
         worker.apply_datacube(np.zeros((1, 10, 4, 4)), {"model": str(convnet_card)})
 
 
-def test_dependency_folder_goes_on_sys_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cube: xr.DataArray, convnet_card: Path
+class JavaArrayList(Sequence[str]):
+    """What a JSON list in the context is under Jep: a java.util.ArrayList (jep.PyJList), not a list."""
+
+    def __init__(self, *items: str) -> None:
+        self._items = list(items)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self._items[i]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@pytest.mark.parametrize("python_path", [None, ["tmp/s2sr_deps"], ("tmp/s2sr_deps",), "tmp/s2sr_deps",
+                                         JavaArrayList("tmp/s2sr_deps")])
+def test_dependency_folder_is_appended_to_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cube: xr.DataArray, convnet_card: Path, python_path: object
 ) -> None:
-    """s2sr shipped as a dependency archive: the UDF puts its folder on sys.path before importing s2sr."""
+    """s2sr shipped as a dependency archive: its folder goes at the END of sys.path (never shadowing the
+    back-end's packages), whatever sequence type the context's python_path arrives as."""
     import sys
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
     (tmp_path / "tmp" / "s2sr_deps").mkdir(parents=True)
+    first = sys.path[0]
     ns: dict[str, object] = {}
     exec(udf_code(), ns)  # noqa: S102
-    ns["apply_datacube"](XarrayDataCube(cube), {"model": str(convnet_card)})  # type: ignore[operator]
-    assert sys.path[0] == str(tmp_path / "tmp" / "s2sr_deps")
+    context = {"model": str(convnet_card)} | ({} if python_path is None else {"python_path": python_path})
+    ns["apply_datacube"](XarrayDataCube(cube), context)  # type: ignore[operator]
+    assert sys.path[-1] == str(tmp_path / "tmp" / "s2sr_deps") and sys.path[0] == first
+    assert sys.path.count(str(tmp_path / "tmp" / "s2sr_deps")) == 1
+
+
+def test_archive_for_another_python_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    deps = tmp_path / "tmp" / "s2sr_deps"
+    deps.mkdir(parents=True)
+    (deps / "s2sr-deps.json").write_text(json.dumps({"python": "3.9"}))
+    ns: dict[str, object] = {}
+    exec(udf_code(), ns)  # noqa: S102
+    with pytest.raises(RuntimeError, match=r"built for Python 3\.9, but the UDF runs Python 3\.\d+; rebuild"):
+        ns["apply_datacube"](None, {"model": "bicubic"})  # type: ignore[operator]
+    assert str(deps) not in sys.path
 
 
 def test_without_s2sr_the_error_names_the_job_option(tmp_path: Path) -> None:

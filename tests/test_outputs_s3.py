@@ -14,7 +14,6 @@ import pystac
 import pytest
 import rasterio
 from click.testing import CliRunner
-from rasterio.session import AWSSession
 
 from s2sr.cli import main as s2sr_main
 from s2sr.publisher import update_collection
@@ -58,9 +57,9 @@ def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, 
 
 
 def gdal_env(endpoint: str) -> rasterio.Env:
-    session = AWSSession(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                         endpoint_url=endpoint.split("://", 1)[1])
-    return rasterio.Env(session=session, AWS_HTTPS="NO", AWS_VIRTUAL_HOSTING="FALSE")
+    """GDAL settings for /vsis3/ reads from ``endpoint``; the credentials are the AWS_* variables that
+    ``s3_env`` sets, which GDAL reads itself (so no boto3 is needed, and none is installed by the test extra)."""
+    return rasterio.Env(AWS_S3_ENDPOINT=endpoint.split("://", 1)[1], AWS_HTTPS="NO", AWS_VIRTUAL_HOSTING="FALSE")
 
 
 def test_run_to_s3_read_back_with_s3fs_gdal_odc_stac(

@@ -1,4 +1,4 @@
-"""The processor's contract (DESIGN §3–5), on small products in the real Theia format."""
+"""The processor's contract (docs/radiometry.md, docs/architecture.md), on small products in the real Theia format."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Smoke test of training/train.py: a few steps on a small crop, then the exported model obeys the
 model contract (input `input`, [b, 10, h, w] -> [b, 10, 2h, 2w], card with the four keys).
 
-Dev-only: needs PyTorch and the real pixels in ../shared/data/real_pixels (skips otherwise).
+Dev-only: needs PyTorch (the README's install installs its CPU build as a separate step; the
+`train` extra pins the same version) and the real pixels in ../shared/data/real_pixels. Without
+either it skips, saying which is missing; CI installs both, so there it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch",
+    reason='PyTorch is not installed: pip install "torch==2.13.0" (the CPU build is enough; see the README)',
+)
 ort = pytest.importorskip("onnxruntime")
 yaml = pytest.importorskip("yaml")
 

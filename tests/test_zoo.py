@@ -39,7 +39,7 @@ def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]:
 
 
 def test_seed_registry_values() -> None:
-    """The seed's five models with the card values of DESIGN §2, pinned to one upstream commit."""
+    """The seed's five models with the card values of docs/model-contract.md, pinned to one upstream commit."""
     reg = zoo.SEED_MODELS
     assert list(reg) == ["carn", "s2v2x2", "s2v2x4", "wsx2", "wsx4"]
     got = {n: (e.stem, len(e.bands), e.factor, e.margin) for n, e in reg.items()}

@@ -13,7 +13,7 @@ bands directly, the six 20 m-group bands through the 2x2 mean of their output (a
 10 m columns 0-299); the eastern half (10 m columns 300-599) is held out for evaluation.
 
 Network: output = cubic_x2(x) + net(x), all scaling inside the graph, so the ONNX model takes
-and returns reflectance x 10000 as the model contract says (DESIGN.md, section 2).
+and returns reflectance x 10000 as the model contract says (docs/model-contract.md).
 
     python training/train.py --out-dir src/s2sr/models/builtin
 

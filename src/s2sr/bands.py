@@ -73,5 +73,5 @@ def esa_name(band: str) -> str:
 
 
 def source_group(bands: tuple[str, ...] | list[str]) -> str:
-    """The band group whose grid is a model's source grid (DESIGN §2): ``"10m"`` or ``"20m"``."""
+    """The band group whose grid is a model's source grid (docs/model-contract.md): ``"10m"`` or ``"20m"``."""
     return "10m" if any(canonical(b) in GROUP_10M for b in bands) else "20m"

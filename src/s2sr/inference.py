@@ -3,7 +3,7 @@
 :func:`infer` takes a window of reflectance × 10000 with NaN for nodata (inside the
 product, or beyond its edges), fills the gaps, runs the model, and puts NaN back where the
 input had none: output nodata == input nodata at the output resolution, nothing more
-(DESIGN §4).  Gap filling:
+(docs/radiometry.md, "Nodata").  Gap filling:
 
 * rows/columns at the window's border where every band is NaN (past the product's edge,
   or an openEO window hanging over the cube's edge) are filled by mirroring the valid part

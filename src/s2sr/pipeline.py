@@ -33,7 +33,11 @@ from .cpus import available_cpus
 from .grid import Grid
 from .inference import infer
 from .models import Model, ModelCard
-from .outputs import CogWriter, check_writable_dir
+from .consistency import Consistency, ConsistencyCheck
+from .outputs import check_writable_dir
+from .outputs.bandstats import BandStats
+from .outputs.cog import CogSet
+from .outputs.naming import DataFile
 from .plan import RunOptions, RunPlan, as_plan
 from .products import BandReader, Product, ProductInfo
 from .tiling import Roi, Tile, TilePlan
@@ -70,8 +74,8 @@ class _NoProgress:
 class RunResult:
     """What a run produced."""
 
-    sisr: Path  #: the super-resolved COG
-    bicubic: Path | None  #: the bicubic comparison COG, if asked for
+    sisr: Path  #: the super-resolved COG (per-band layout: the first band's)
+    bicubic: Path | None  #: the bicubic comparison COG, if asked for (per-band layout: the first band's)
     product: ProductInfo
     model_name: str
     model_sha256: str
@@ -88,6 +92,12 @@ class RunResult:
     batch: int = field(default=1, compare=False)  #: tiles per model call
     #: what brought the input to reflectance x 10000 (:meth:`Product.harmonisation_record`), for STAC items
     harmonisation: dict[str, object] = field(default_factory=dict, compare=False)
+    #: every data file: (asset key, path, bands, is the comparison), in the options' asset layout
+    files: tuple[tuple[DataFile, Path], ...] = ()
+    #: per asset key, per band: statistics of the written values (computed while writing)
+    statistics: dict[str, tuple[BandStats | None, ...]] = field(default_factory=dict, compare=False)
+    #: consistency of the output with its input (computed tile by tile while writing)
+    consistency: Consistency | None = None
 
 
 def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | None = None) -> RunResult:
@@ -96,16 +106,25 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
     t_start = time.perf_counter()
     out = check_writable_dir(out_dir)
     prod, mdl, card = plan.product, plan.model, plan.card
-    sisr_path = out / plan.sisr_name
-    log.info("%s → %s", plan.describe(), sisr_path)
+    files = plan.data_files()
+    paths = [(f.key, out / f.name, f.bands) for f in files]
+    log.info("%s → %s", plan.describe(), ", ".join(str(p) for _, p, _ in paths))
     log.info("harmonisation: %s", prod.harmonisation())
+    cogs = CogSet(paths, plan.output_grid)
+    check = ConsistencyCheck(prod, card.bands, plan.source_grid, plan.roi, card.factor)
     batch = plan.options.batch or (1 if mdl.device == "cpu" else 4)
-    timings = _run_model(prod, mdl, plan.tiles, plan.source_grid, sisr_path, progress, batch=batch)
+    timings = _run_model(prod, mdl, plan.tiles, plan.source_grid, cogs, check, progress, batch=batch)
+    statistics = dict(cogs.statistics)
+    written = [(f, out / f.name) for f in files]
     bicubic_path = None
     if plan.options.bicubic:
-        bicubic_path = out / plan.bicubic_name
+        bic = plan.data_files(comparison=True)
         t0 = time.perf_counter()
-        write_bicubic(prod, card.bands, plan.output_grid, bicubic_path, progress=progress)
+        bic_cogs = write_bicubic(prod, card.bands, plan.output_grid, [(f.key, out / f.name, f.bands) for f in bic],
+                                 progress=progress)
+        statistics.update(bic_cogs.statistics)
+        written += [(f, out / f.name) for f in bic]
+        bicubic_path = out / bic[0].name
         timings["bicubic"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     log.info(
@@ -115,8 +134,12 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
         plan.tiles.margin_overhead, timings["read"], timings["infer"], timings["write"], timings["cog"],
         timings["total"],
     )
+    consistency = check.result()
+    log.info("consistency with the input: L1 %.5f (reflectance), SAM %.3f° (%.2f s, %.1f %% of the run)",
+             consistency.l1_mean, consistency.sam, timings["consistency"],
+             100 * timings["consistency"] / max(timings["total"], 1e-9))
     return RunResult(
-        sisr=sisr_path,
+        sisr=out / files[0].name,
         bicubic=bicubic_path,
         product=prod.info,
         model_name=mdl.name,
@@ -132,6 +155,9 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
         threads=mdl.threads,
         device=mdl.device,
         batch=batch,
+        files=tuple(written),
+        statistics=statistics,
+        consistency=consistency,
     )
 
 
@@ -193,13 +219,14 @@ def _run_model(
     mdl: Model,
     plan: TilePlan,
     source_grid: Grid,
-    path: Path,
+    cogs: CogSet,
+    check: ConsistencyCheck,
     progress: ProgressFactory | None,
     *,
     batch: int = 1,
 ) -> dict[str, float]:
     card = mdl.card
-    timings = {"read": 0.0, "infer": 0.0, "write": 0.0, "cog": 0.0}
+    timings = {"read": 0.0, "infer": 0.0, "write": 0.0, "cog": 0.0, "consistency": 0.0}
     bar = progress(len(plan), "super-resolution") if progress else _NoProgress()
     lock = threading.Lock()
 
@@ -219,11 +246,15 @@ def _run_model(
         add("read", time.perf_counter() - t0)
         return data
 
-    def write(writer: CogWriter, tiles: list[Tile], y: np.ndarray) -> None:
-        t0 = time.perf_counter()
-        for tile, out in zip(tiles, y, strict=True):
-            writer.write(tile.out, tile.crop(out))
-        add("write", time.perf_counter() - t0)
+    def write(tiles: list[Tile], windows: np.ndarray, y: np.ndarray) -> None:
+        for tile, window, out in zip(tiles, windows, y, strict=True):
+            t0 = time.perf_counter()
+            useful = tile.crop(out)
+            cogs.write(tile.out, useful)  # the COG writers accumulate each band's statistics
+            t1 = time.perf_counter()
+            check.add(tile, window, useful)  # consistency with the input, on the tile in memory
+            add("write", t1 - t0)
+            add("consistency", time.perf_counter() - t1)
 
     groups = [list(plan)[i : i + batch] for i in range(0, len(plan), batch)]
     workers = read_workers(mdl.device)
@@ -231,7 +262,8 @@ def _run_model(
         with (
             _gdal_cache(),
             ExitStack() as readers,  # opened here, in the calling thread (GDAL environments are per thread)
-            CogWriter(path, plan.output_grid, card.bands) as writer,
+            cogs,
+            check,
             ThreadPoolExecutor(workers, thread_name_prefix="s2sr-read", initializer=_lower_priority) as read_pool,
             ThreadPoolExecutor(1, thread_name_prefix="s2sr-write", initializer=_lower_priority) as write_pool,
         ):
@@ -243,13 +275,13 @@ def _run_model(
                 t0 = time.perf_counter()
                 y = infer(mdl, window)
                 timings["infer"] += time.perf_counter() - t0
-                pending.append(write_pool.submit(write, writer, tiles, y))
+                pending.append(write_pool.submit(write, tiles, window, y))
                 _drain(pending, keep=2)
                 bar.update(len(tiles))
             _drain(pending, keep=0)
     finally:
         bar.close()
-    timings["cog"] = writer.finish_seconds
+    timings["cog"] = cogs.finish_seconds
     return timings
 
 
@@ -275,23 +307,25 @@ def write_bicubic(
     prod: Product,
     bands: tuple[str, ...],
     grid: Grid,
-    path: Path,
+    files: Path | list[tuple[str, Path, tuple[str, ...]]],
     *,
     block: int = 1024,
     progress: ProgressFactory | None = None,
-) -> Path:
-    """The comparison product: every band resampled with GDAL's cubic onto ``grid``, streamed by blocks."""
+) -> CogSet:
+    """The comparison product: every band resampled with GDAL's cubic onto ``grid``, streamed by
+    blocks into ``files`` (one multi-band path, or (key, path, bands) per file)."""
     blocks = [
         Window(c, r, min(block, grid.width - c), min(block, grid.height - r))
         for r in range(0, grid.height, block)
         for c in range(0, grid.width, block)
     ]
+    targets = [("bicubic", files, bands)] if isinstance(files, Path) else files
     bar = progress(len(blocks), "bicubic") if progress else _NoProgress()
     try:
-        with BandReader(prod, bands, grid, resampling=Resampling.cubic) as reader, CogWriter(path, grid, bands) as writer:
+        with BandReader(prod, bands, grid, resampling=Resampling.cubic) as reader, CogSet(targets, grid) as cogs:
             for win in blocks:
-                writer.write(win, reader.read(win))
+                cogs.write(win, reader.read(win))
                 bar.update(1)
     finally:
         bar.close()
-    return path
+    return cogs

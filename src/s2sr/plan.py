@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import RoiError, UserError
 from .grid import Grid
 from .models import Model, ModelCard, load_model
-from .outputs.naming import output_name
+from .outputs.naming import LAYOUTS, MULTIBAND, DataFile, data_files, output_name
 from .products import Product, open_product
 from .defaults import DEFAULT_TILE_SIZE, DEVICES, PRECISIONS
 from .tiling import Roi, TilePlan, plan_tiles, resolve_roi
@@ -48,6 +48,8 @@ class RunOptions:
     device: str | None = None  #: ``cpu``, ``cuda`` or ``tensorrt`` (falls back TensorRT → CUDA → CPU with a warning)
     precision: str = "fp32"  #: ``fp16``: model converted at load (inputs/outputs float32)
     batch: int | None = None  #: tiles per model call (None: 1 on CPU, 4 on a GPU)
+    #: ``multiband`` (one COG with every band) or ``per-band`` (one COG per band, for stackstac & co)
+    asset_layout: str = MULTIBAND
 
     def __post_init__(self) -> None:
         for name in ("roi_pixels", "roi"):
@@ -60,6 +62,9 @@ class RunOptions:
             raise RoiError("give either a pixel ROI or a map ROI, not both")
         if int(self.tile_size) < 1:
             raise UserError(f"tile size {self.tile_size} is not positive", hint="give --tile-size N with N >= 1")
+        if self.asset_layout not in LAYOUTS:
+            raise UserError(f"asset layout {self.asset_layout!r} is not one of {', '.join(LAYOUTS)}",
+                            hint="give --asset-layout multiband or --asset-layout per-band")
         if self.threads is not None and int(self.threads) < 1:
             raise UserError(f"{self.threads} threads is not a thread count", hint="give --threads N with N >= 1")
         if self.batch is not None and int(self.batch) < 1:
@@ -106,6 +111,10 @@ class RunPlan:
     @property
     def bicubic_name(self) -> str:
         return output_name(self.product.info, self.resolution, "bicubic")
+
+    def data_files(self, comparison: bool = False) -> tuple[DataFile, ...]:
+        """The data files of the output (or of the bicubic comparison) in the options' asset layout."""
+        return data_files(self.product.info, self.resolution, self.card.bands, self.options.asset_layout, comparison)
 
     @property
     def item_id(self) -> str:

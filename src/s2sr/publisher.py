@@ -30,7 +30,8 @@ import yaml
 from .defaults import DEFAULT_COLLECTION
 from .errors import OutputError, ProcessingError
 from .models import Model, ModelCard
-from .outputs.stac import ItemFacts, build_item, footprint, merge_collection, run_key
+from .outputs.naming import MULTIBAND
+from .outputs.stac import DataAsset, ItemFacts, build_item, footprint, merge_collection, run_key
 from .outputs.store import Store
 from .outputs.thumbnail import read_quicklook, write_png
 from .pipeline import ProgressFactory, RunResult, execute
@@ -55,7 +56,10 @@ class Published:
 
     @property
     def sisr(self) -> str:
-        return self.assets["sisr"]
+        """The super-resolved COG (per-band layout: the first band's)."""
+        if "sisr" in self.assets:
+            return self.assets["sisr"]
+        return next(url for url in self.assets.values() if url.endswith(".tif"))
 
 
 def publish(
@@ -82,12 +86,14 @@ def publish(
     plan = as_plan(product, model, options)
     prod, mdl, card, opts = plan.product, plan.model, plan.card, plan.options
     sisr_name, item_id = plan.sisr_name, plan.item_id
-    run_options = {
+    run_options: dict[str, Any] = {
         "roi_pixels": list(plan.roi_pixels),
         "tile_size": opts.tile_size,
         "bicubic": opts.bicubic,
         "reflectance": "SRE" if opts.sre else "FRE",
     }
+    if opts.asset_layout != MULTIBAND:  # the default stays out: items published before keep their run key
+        run_options["asset_layout"] = opts.asset_layout
     key = run_key(prod.info.product_id, mdl.sha256, run_options)
 
     store = Store(str(destination), s3_endpoint=s3_endpoint, create_bucket=create_bucket)
@@ -102,7 +108,8 @@ def publish(
         why = _why_different(existing, mdl, key, prod.info.product_id)
         if why is None and not overwrite:
             log.warning("already done: %s (same input, model and options); use --overwrite to redo it", item_url)
-            return Published(item_url, coll_url, {k: a["href"] for k, a in existing.get("assets", {}).items()},
+            return Published(item_url, coll_url, {k: _absolute(a["href"], item_url)
+                                                  for k, a in existing.get("assets", {}).items()},
                              skipped=True, timings={"total": time.perf_counter() - t_start})
         if why is not None and not overwrite:
             raise OutputError(
@@ -116,24 +123,24 @@ def publish(
         result = execute(plan, staging, progress=progress)
         timings.update(result.timings)
         t0 = time.perf_counter()
-        quick = read_quicklook(result.sisr)
-        files = {"sisr": (result.sisr, sisr_name)}
-        if result.bicubic is not None:
-            files["bicubic"] = (result.bicubic, result.bicubic.name)
+        quick = read_quicklook(_quicklook_source(result))
+        files = {f.key: (path, path.name) for f, path in result.files}
         thumb = write_png(quick, staging / f"{item_id}_thumbnail.png")
         files["thumbnail"] = (thumb, thumb.name)
         card_file = staging / f"{item_id}_model.yaml"
         card_file.write_text(_card_yaml(card, mdl.sha256), encoding="utf-8")
         files["model"] = (card_file, card_file.name)
         assets = {k: store.url(f"{item_dir}/{name}") for k, (_, name) in files.items()}
+        data = [DataAsset(f.key, assets[f.key], f.bands, f.comparison, result.statistics.get(f.key, ()))
+                for f, _ in result.files]
         facts = ItemFacts(
             item_id=item_id, collection_id=collection, product=prod.info, grid=result.output_grid,
             bands=card.bands, model_name=mdl.name, model_sha256=mdl.sha256, factor=card.factor,
             margin=card.margin, tile_size=opts.tile_size, harmonisation=prod.harmonisation(), options=run_options,
-            run_key=key,
+            run_key=key, layout=opts.asset_layout, consistency=result.consistency,
         )
         item = build_item(facts, geometry=footprint(quick, result.output_grid), item_url=item_url,
-                          collection_url=coll_url, assets=assets)
+                          collection_url=coll_url, assets=assets, data=data, relative=store.is_local)
         timings["stac"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -174,15 +181,19 @@ def super_resolve_to(
 
 
 def update_collection(
-    store: Store, coll_key: str, item: dict[str, Any], *, collection_id: str, collection_url: str, item_url: str
+    store: Store, coll_key: str, item: dict[str, Any], *, collection_id: str, collection_url: str, item_url: str,
+    relative: bool | None = None,
 ) -> dict[str, Any]:
     """Add ``item`` to the collection at ``coll_key`` (created if missing): read, merge,
-    conditional write; retried with backoff when another writer changed it meanwhile."""
+    conditional write; retried with backoff when another writer changed it meanwhile.
+    ``relative`` (default: for a local store): relative links, no ``self`` (a self-contained catalogue)."""
+    if relative is None:
+        relative = store.is_local
     for attempt in range(_COLLECTION_RETRIES):
         data, token = store.read_versioned(coll_key)
         current = json.loads(data) if data else None
         merged = merge_collection(current, item, collection_id=collection_id, collection_url=collection_url,
-                                  item_url=item_url)
+                                  item_url=item_url, relative=relative)
         if store.write_if_unchanged(coll_key, _json_bytes(merged), token):
             return merged
         delay = random.uniform(0.02, 0.1) * (2 ** min(attempt, 5))
@@ -209,6 +220,25 @@ def _why_different(existing: dict[str, Any], mdl: Model, key: str, source_id: st
     if props.get("s2sr:run_key") != key:
         return f"produced with different options ({json.dumps(props.get('s2sr:options', {}), sort_keys=True)})"
     return None
+
+
+def _quicklook_source(result: RunResult) -> Path | list[Path]:
+    """The multi-band COG, or the per-band layout's red, green and blue COGs (first band if absent)."""
+    main = [(f, p) for f, p in result.files if not f.comparison]
+    if len(main) == 1:
+        return main[0][1]
+    by_band = {f.bands[0]: p for f, p in main}
+    rgb = [by_band[b] for b in ("B4", "B3", "B2") if b in by_band]
+    return rgb if len(rgb) == 3 else [main[0][1]]
+
+
+def _absolute(href: str, item_url: str) -> str:
+    """An asset href of a published item as a URL (local catalogues hold relative hrefs)."""
+    import posixpath
+
+    if "://" in href or href.startswith("/"):
+        return href
+    return posixpath.normpath(posixpath.join(posixpath.dirname(item_url), href))
 
 
 def _read_json(store: Store, key: str) -> dict[str, Any] | None:

@@ -55,9 +55,15 @@ class Neighborhood:
         (udf_node,) = [n for n in args["process"]["process_graph"].values() if n["process_id"] == "run_udf"]
         ua = udf_node["arguments"]
         assert ua["data"] == {"from_parameter": "data"}
+        context = ua.get("context") or {}
+        if context == {"from_parameter": "context"}:
+            # the callback's "context" parameter is apply_neighborhood's context (geopysparkdatacube.py
+            # _extract_udf_code_and_context pushes it as a parameter before resolving the UDF's context)
+            context = args.get("context") or {}
+        assert "from_parameter" not in json.dumps(context), context
         return cls(
             size=px(args["size"]), overlap=px(args.get("overlap")), udf=ua["udf"], runtime=ua["runtime"],
-            context=dict(ua.get("context") or {}),
+            context=dict(context),
         )
 
 

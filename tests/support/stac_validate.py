@@ -51,7 +51,14 @@ def _registry() -> Registry:
 def _validate(doc: dict[str, Any], schema_uri: str) -> None:
     schema = _retrieve(schema_uri).contents
     cls = jsonschema.validators.validator_for(schema)
-    cls(schema, registry=_registry()).validate(doc)
+    # with format checking: "iri" / "iri-reference" (rfc3987) and "date-time" (rfc3339-validator) are
+    # checked, as STAC Browser's validator and rustac do
+    cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER).validate(doc)
+
+
+def format_checks() -> set[str]:
+    """The formats the checker really checks (a format whose package is missing passes silently)."""
+    return set(jsonschema.Draft7Validator.FORMAT_CHECKER.checkers)
 
 
 def validate_stac(doc: dict[str, Any], *, skip: tuple[str, ...] = ()) -> list[str]:
@@ -75,3 +82,31 @@ def validate_stac(doc: dict[str, Any], *, skip: tuple[str, ...] = ()) -> list[st
         assert minx <= gx0 + 1e-7 and miny <= gy0 + 1e-7 and maxx >= gx1 - 1e-7 and maxy >= gy1 - 1e-7
         assert -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
     return used
+
+
+def stac_validator_config(folder: Path) -> Path:
+    """A schema config for ``stac-validator -sc`` that maps every schema our documents use to the
+    offline copies: the STAC 1.1.0 core item/collection to the 1.1.0-beta.1 schemas with only their
+    ``stac_version`` constant changed to ``1.1.0`` (the final 1.1.0 schemas are not in the snapshot),
+    the GeoJSON and draft-07 meta schemas to a permissive schema (geometries are checked with shapely)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    permissive = folder / "permissive.json"
+    permissive.write_text('{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}')
+    mapping: dict[str, str] = {
+        "https://geojson.org/schema/Feature.json": str(permissive),
+        "https://geojson.org/schema/Geometry.json": str(permissive),
+        "http://json-schema.org/draft-07/schema": str(permissive),
+    }
+    for path in SCHEMAS.rglob("*.json"):
+        url = "https://" + str(path.relative_to(SCHEMAS))
+        mapping[url] = str(path)
+    for kind in ("item", "collection", "catalog"):
+        src = SCHEMAS / "schemas.stacspec.org" / "v1.1.0-beta.1" / f"{kind}-spec" / "json-schema" / f"{kind}.json"
+        patched = folder / f"{kind}-1.1.0.json"
+        patched.write_text(src.read_text().replace('"const": "1.1.0-beta.1"', '"const": "1.1.0"'))
+        mapping[f"https://schemas.stacspec.org/v1.1.0/{kind}-spec/json-schema/{kind}.json"] = str(patched)
+    for alias, target in ALIASES.items():
+        mapping[alias] = mapping[target]
+    config = folder / "schemas.json"
+    config.write_text(json.dumps({"schemas": mapping}, indent=1))
+    return config

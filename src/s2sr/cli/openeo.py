@@ -1,4 +1,4 @@
-"""``s2sr openeo …``: the openEO process graph, the model archive and the UDF, from the command line."""
+"""``s2sr openeo …``: thin click wrappers around :mod:`s2sr.openeo` (graph, archives, UDP, UDF)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..udf import DEPS_FOLDER, MODEL_FOLDER, PYTHON_VERSION
 from ._common import verbose_option
 
 
@@ -16,8 +17,8 @@ def openeo_group() -> None:
     """openEO: process graphs running the s2sr UDF on a back-end, and the archives it needs.
 
     The back-end gets the model and s2sr through the job option udf-dependency-archives:
-    the model zip (`s2sr openeo package-model`) unpacked into tmp/s2sr_model, a zip of s2sr and
-    its dependencies (`pip install --target DIR s2sr`, zipped) into tmp/s2sr_deps.
+    the model zip (`s2sr openeo package-model`) unpacked into tmp/s2sr_model, and s2sr with
+    onnxruntime for the back-end's Python (`s2sr openeo package-deps`) into tmp/s2sr_deps.
     """
 
 
@@ -33,7 +34,11 @@ def openeo_group() -> None:
 @click.option("--window", type=click.IntRange(min=8), default=256, show_default=True,
               help="apply_neighborhood window side in source-grid px, overlap included.")
 @click.option("--format", "fmt", default="GTiff", show_default=True, help="save_result format.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime threads in the UDF.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="ONNX Runtime threads per UDF call (UDF default 1; at most the job option task-cpus).")
+@click.option("--nodata", type=float, default=None,
+              help="A value the UDF treats as nodata besides NaN. Default: none (the back-ends' "
+                   "SENTINEL2_L2A arrives harmonised, nodata NaN; 0 is a valid value).")
 @click.option("--model-archive", default=None, metavar="URL", help="URL of the model zip: adds job_options.")
 @click.option("--deps-archive", default=None, metavar="URL", help="URL of the s2sr dependency zip: adds job_options.")
 @verbose_option
@@ -47,6 +52,7 @@ def graph(
     window: int,
     fmt: str,
     threads: int | None,
+    nodata: float | None,
     model_archive: str | None,
     deps_archive: str | None,
 ) -> None:
@@ -59,9 +65,9 @@ def graph(
         code = crs.upper().removeprefix("EPSG:")
         extent["crs"] = int(code) if code.isdigit() else crs  # the spec: an EPSG code (integer) or WKT
 
-    cube = s2oe.super_resolve(
+    cube = s2oe.super_resolution_cube(
         None, model, spatial_extent=extent, temporal_extent=list(time_range), collection=collection,
-        max_cloud_cover=max_cloud_cover, window=window, threads=threads, format=fmt,
+        max_cloud_cover=max_cloud_cover, window=window, threads=threads, nodata=nodata, format=fmt,
     )
     body: dict[str, object] = {"process": json.loads(cube.to_json())}
     opts = s2oe.job_options(model_archive, deps_archive)
@@ -79,17 +85,81 @@ def package_model(card: str, output: Path) -> None:
     """Zip the model CARD and its ONNX file for the job option udf-dependency-archives."""
     from .. import openeo as s2oe
 
-    from ..udf import DEPS_FOLDER, MODEL_FOLDER
-
     out = s2oe.package_model(card, output)
-
     name = next(n for n in zipfile.ZipFile(out).namelist() if n.endswith(".yaml"))
     click.echo(str(out))
     click.echo(
         f"job option: \"udf-dependency-archives\": [\"<URL of {out.name}>#{MODEL_FOLDER}\", "
-        f"\"<URL of the s2sr dependency zip>#{DEPS_FOLDER}\"]; UDF context model: {MODEL_FOLDER}/{name}",
+        f"\"<URL of s2sr-deps.zip>#{DEPS_FOLDER}\"]; UDF context model: {MODEL_FOLDER}/{name}",
         err=True,
     )
+
+
+@openeo_group.command("package-deps")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The zip to write (e.g. s2sr-deps.zip).")
+@click.option("--python", "python_version", default=PYTHON_VERSION, show_default=True,
+              help="The back-end's Python (the UDF's run_udf version).")
+@click.option("--platform", default=None, help="Wheel platform tag. Default: manylinux_2_28_x86_64.")
+@click.option("--requirement", "requirements", multiple=True, metavar="SPEC",
+              help="A pinned wheel to ship instead of the defaults (repeat). Default: "
+                   "onnxruntime and PyYAML, pinned.")
+@click.option("--find-links", default=None, metavar="DIR|URL", help="Where pip also looks for the wheels.")
+@click.option("--no-index", is_flag=True, help="Use only --find-links, not the package index.")
+@verbose_option
+def package_deps(
+    output: Path,
+    python_version: str,
+    platform: str | None,
+    requirements: tuple[str, ...],
+    find_links: str | None,
+    no_index: bool,
+) -> None:
+    """Zip s2sr and what the UDF needs beyond the back-end's packages (onnxruntime, PyYAML)."""
+    from .. import openeo as s2oe
+
+    kw: dict[str, object] = {"python_version": python_version, "find_links": find_links, "no_index": no_index}
+    if platform:
+        kw["platform"] = platform
+    if requirements:
+        kw["requirements"] = requirements
+    res = s2oe.package_deps(output, **kw)  # type: ignore[arg-type]
+    click.echo(str(res.path))
+    click.echo(
+        f"sha256 {res.sha256}; wheels: {', '.join(res.wheels)}; job option: \"udf-dependency-archives\": "
+        f"[\"<URL of {res.path.name}>#{DEPS_FOLDER}\"]",
+        err=True,
+    )
+
+
+@openeo_group.command("udp")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The process definition to write (e.g. s2sr.json).")
+@click.option("-m", "--model", default=None, help="Model: a card (.yaml) or a built-in name. Default: the built-in default.")
+@click.option("--id", "process_id", default="s2sr", show_default=True, help="The process id.")
+@click.option("--collection", default="SENTINEL2_L2A", show_default=True, help="openEO collection id.")
+@click.option("--window", type=click.IntRange(min=8), default=256, show_default=True,
+              help="apply_neighborhood window side in source-grid px, overlap included.")
+@click.option("--model-archive", default=None, metavar="URL", help="URL of the model zip: default job options.")
+@click.option("--deps-archive", default=None, metavar="URL", help="URL of the s2sr dependency zip: default job options.")
+@verbose_option
+def udp(
+    output: Path,
+    model: str | None,
+    process_id: str,
+    collection: str,
+    window: int,
+    model_archive: str | None,
+    deps_archive: str | None,
+) -> None:
+    """Write the graph as a user-defined process (parameters: spatial_extent, temporal_extent, model, …)."""
+    from .. import openeo as s2oe
+
+    out = s2oe.write_udp(
+        output, model, process_id=process_id, collection=collection, window=window,
+        model_archive=model_archive, deps_archive=deps_archive,
+    )
+    click.echo(str(out))
 
 
 @openeo_group.command("udf")

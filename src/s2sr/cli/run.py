@@ -55,6 +55,9 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
 )
 @run_options
 @click.option("--bicubic", is_flag=True, help="Also write the bicubic comparison product.")
+@click.option("--asset-layout", type=click.Choice(["multiband", "per-band"]), default="multiband", show_default=True,
+              help="multiband: one COG with every band (odc-stac, rio-tiler/titiler, GDAL, QGIS); per-band: one COG "
+              "per band, assets keyed as Earth Search keys them (stackstac and other per-band readers).")
 @click.option("--gpu", is_flag=True, help="Run on CUDA when available (falls back to CPU with a warning); "
               "same as --device cuda.")
 @click.option("--device", type=click.Choice(DEVICES), default=None,
@@ -77,6 +80,7 @@ def run(
     output_dir: str,
     model: str | None,
     bicubic: bool,
+    asset_layout: str,
     gpu: bool,
     device: str | None,
     precision: str,
@@ -96,7 +100,8 @@ def run(
     from ..plan import open_run_model, plan_run
     from ..publisher import publish
 
-    options = options_from(params, bicubic=bicubic, gpu=gpu, device=device, precision=precision, batch=batch)
+    options = options_from(params, bicubic=bicubic, gpu=gpu, device=device, precision=precision, batch=batch,
+                           asset_layout=asset_layout)
     selection = select_products(input_path, sre=options.sre, **{k: params[k] for k in _SEARCH_KEYS})
     if not selection.products:
         click.echo(selection.message)

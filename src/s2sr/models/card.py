@@ -1,4 +1,4 @@
-"""The model card: the seed tool's YAML contract (DESIGN §2).
+"""The model card: the seed tool's YAML contract (docs/model-contract.md).
 
 .. code-block:: yaml
 
@@ -56,7 +56,7 @@ class ModelCard:
         if missing:
             raise ModelError(
                 f"model card {origin} lacks key(s) {', '.join(missing)}",
-                hint="a card needs bands, factor, margin and model (see DESIGN §2)",
+                hint="a card needs bands, factor, margin and model (see docs/model-contract.md)",
             )
         raw_bands = data["bands"]
         if not isinstance(raw_bands, list) or not raw_bands:

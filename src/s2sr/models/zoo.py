@@ -1,6 +1,6 @@
 """The model zoo: the seed tool's pretrained models by name, downloaded on demand and verified.
 
-Each :class:`ZooEntry` holds the seed's card values verbatim (DESIGN §2) and the git blob
+Each :class:`ZooEntry` holds the seed's card values verbatim (docs/model-contract.md) and the git blob
 SHA-1 of its ONNX file, pinned to one commit of the upstream repository.  Files land in the
 cache (``S2SR_MODELS_DIR``, else the user cache dir) as ``<stem>.onnx`` with the card
 ``<stem>.yaml`` beside it.  Every load from the cache re-checks the blob SHA-1.

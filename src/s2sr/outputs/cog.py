@@ -1,4 +1,4 @@
-"""Cloud-Optimized GeoTIFF output, written block by block (DESIGN §5).
+"""Cloud-Optimized GeoTIFF output, written block by block (docs/architecture.md, "Outputs").
 
 Tiles are written into a tiled, compressed GeoTIFF under a temporary name; when every tile
 is in, GDAL's COG driver copies it (streaming, with internal overviews) to another
@@ -8,6 +8,7 @@ the final name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from rasterio.windows import Window
 
 from ..errors import OutputError, ProcessingError
 from ..grid import Grid
+from .bandstats import BandStats, StatsAccumulator
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class CogWriter:
         self._cog_tmp = self.path.with_name(f".{self.path.stem}.{token}.cog.tmp")
         self._ds: rasterio.io.DatasetWriter | None = None
         self.finish_seconds = 0.0  #: time spent turning the staging file into the COG
+        self._stats = StatsAccumulator(len(self.band_names), NODATA)
 
     def __enter__(self) -> CogWriter:
         profile = {
@@ -110,7 +113,14 @@ class CogWriter:
     def write(self, window: Window, data: np.ndarray) -> None:
         """Write float ``data`` (bands, rows, cols; NaN = nodata) at ``window`` of the grid."""
         assert self._ds is not None, "use CogWriter as a context manager"
-        self._ds.write(to_int16(data), window=window)
+        block = to_int16(data)
+        self._ds.write(block, window=window)
+        self._stats.add(block)  # each window is written once: statistics without reading the file back
+
+    @property
+    def statistics(self) -> tuple[BandStats | None, ...]:
+        """Per-band statistics of what was written (stored int16 values, nodata excluded)."""
+        return self._stats.result()
 
     def __exit__(
         self,
@@ -153,3 +163,68 @@ def check_writable_dir(path: str | Path) -> Path:
             hint="choose a writable folder with -o",
         ) from None
     return p
+
+
+class CogSet:
+    """The data files of one output in a layout: one multi-band COG, or one COG per band.
+
+    ``write`` takes every band at once and sends each file its bands; statistics are kept per
+    file; like :class:`CogWriter`, nothing appears under a final name unless every file is done.
+    """
+
+    def __init__(self, files: Sequence[tuple[str, str | Path, Sequence[str]]], grid: Grid) -> None:
+        #: (key, path, bands) per file, bands in the order of the blocks given to :meth:`write`
+        self.files = [(key, Path(path), list(bands)) for key, path, bands in files]
+        self.grid = grid
+        self._writers: list[CogWriter] = []
+        self._slices: list[slice] = []
+        start = 0
+        for _, _, bands in self.files:
+            self._slices.append(slice(start, start + len(bands)))
+            start += len(bands)
+        self._stack: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> CogSet:
+        self._stack = contextlib.ExitStack()
+        try:
+            for _, path, bands in self.files:
+                self._writers.append(self._stack.enter_context(CogWriter(path, self.grid, bands)))
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def write(self, window: Window, data: np.ndarray) -> None:
+        """Write float ``data`` (every band, in file order) at ``window``."""
+        for writer, sl in zip(self._writers, self._slices, strict=True):
+            writer.write(window, data[sl])
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._stack is not None
+        if exc_type is None:
+            try:
+                self._stack.close()
+            except BaseException:
+                for _, path, _ in self.files:  # no half output: the files already finished go too
+                    path.unlink(missing_ok=True)
+                raise
+        else:
+            self._stack.__exit__(exc_type, exc, tb)
+
+    @property
+    def finish_seconds(self) -> float:
+        return sum(w.finish_seconds for w in self._writers)
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return {key: path for key, path, _ in self.files}
+
+    @property
+    def statistics(self) -> dict[str, tuple[BandStats | None, ...]]:
+        """Per file key, per band: statistics of what was written."""
+        return {key: w.statistics for (key, _, _), w in zip(self.files, self._writers, strict=True)}

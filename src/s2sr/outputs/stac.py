@@ -1,11 +1,32 @@
-"""STAC items and collections for s2sr outputs (DESIGN §5), built with pystac.
+"""STAC items and collections for s2sr outputs (docs/architecture.md, "Outputs"), built with pystac.
 
-One item per output product: WGS84 footprint (valid data) and bbox, the acquisition
-datetime, assets ``sisr`` (COG, role data), ``bicubic`` (optional), ``thumbnail`` (PNG) and
-``model`` (the card); extensions projection, raster, eo and processing; a ``derived_from``
-link to the source; ``s2sr:*`` properties saying how it was made (model and digest, tile
-size, harmonisation, the run key that makes reruns idempotent).  Every href is absolute
-(an "absolute published" catalogue), so an item read on its own still finds its assets.
+One item per output product: WGS84 footprint (valid data, rings counter-clockwise) and bbox,
+the acquisition datetime, the data assets, ``thumbnail`` (PNG) and ``model`` (the card);
+extensions projection, raster, eo and processing; ``s2sr:*`` properties saying how it was
+made (model and digest, tile size, harmonisation, the run key that makes reruns idempotent)
+and how consistent the output is with its input (``s2sr:consistency``).
+
+Data assets, by layout:
+
+* ``multiband`` (default): ``sisr`` (one COG, every band) and ``bicubic`` (optional);
+* ``per-band``: one single-band COG per band, keyed as Earth Search keys them (``blue``,
+  ``rededge1`` …; ``blue_bicubic`` … for the comparison), roles ``data`` + ``reflectance``.
+
+Band metadata, for the widest set of readers: the eo v1.1 / raster v1.1 fields ``eo:bands``
+and ``raster:bands`` (what stackstac, odc-stac's band aliases, GDAL and pystac read) *and* the
+STAC 1.1 core ``bands`` with the core fields (name, description, nodata, data_type,
+statistics: what rio-tiler/titiler and odc-stac read first).  The eo v2 fields
+(``eo:common_name`` inside ``bands``) cannot be added beside ``eo:bands``: the eo v2 schema
+rejects ``eo:bands``.  eo v1.1 has a single common name ``rededge`` for B5, B6 and B7, which
+would make ``rededge`` ambiguous (odc-stac silently returns B5): those three bands carry no
+common name; their descriptions name the eo v2 ones (``rededge071`` …).  Statistics are of the
+stored int16 values (GDAL's convention; ``scale`` turns them into reflectance).
+
+Hrefs: on object storage (``s3://``, ``https://`` …) absolute, with ``self`` links; in a local
+folder relative (a self-contained catalogue: no ``self`` link, as the STAC best practices
+describe), so the folder can be moved or copied and still loads.  Lineage links only to a
+source that resolves elsewhere (a URL, without credentials); a local source is recorded by
+its product id and the processing lineage.
 """
 
 from __future__ import annotations
@@ -13,30 +34,60 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pystac
-from pystac.extensions.eo import Band, EOExtension
+from pystac.extensions.eo import EOExtension
 from pystac.extensions.projection import ProjectionExtension
-from pystac.extensions.raster import DataType, RasterBand, RasterExtension
+from pystac.extensions.raster import RasterExtension
 
 from .. import __version__
-from ..bands import BANDS
+from ..bands import BANDS, esa_name
 from ..grid import Grid
 from ..products.base import ProductInfo
+from ..remote.aws import redact_url
 from ..remote.gdal import href_from_gdal_path
+from .bandstats import BandStats
 from .cog import NODATA, SCALE
+from .naming import MULTIBAND, PER_BAND
 from .thumbnail import Quicklook
 
 PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
+EO_SCHEMA = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+RASTER_SCHEMA = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 COLLECTION_DESCRIPTION = (
     "Sentinel-2 surface reflectance super-resolved by s2sr (single-image super-resolution, ONNX models, "
-    "seam-free tiling). Values are reflectance x 10000 (scale 0.0001), int16, nodata -10000."
+    "seam-free tiling). Values are reflectance x 10000 (scale 0.0001), int16, nodata -10000. "
+    "s2sr:consistency says how well each output, degraded back to the input's grids, matches its input."
 )
 SENTINEL_LICENCE = "https://sentinels.copernicus.eu/documents/247904/690755/Sentinel_Data_Legal_Notice"
+PROVIDERS = [
+    {"name": "European Space Agency (Copernicus Sentinel-2)", "roles": ["producer", "licensor"],
+     "url": "https://sentinels.copernicus.eu/web/sentinel/missions/sentinel-2"},
+    {"name": "s2sr", "roles": ["processor"],
+     "description": "single-image super-resolution of Sentinel-2 surface reflectance (ONNX models)"},
+]
+_LABELS = {
+    "B1": "Coastal aerosol", "B2": "Blue", "B3": "Green", "B4": "Red", "B5": "Red edge 1", "B6": "Red edge 2",
+    "B7": "Red edge 3", "B8": "NIR", "B8A": "Narrow NIR", "B9": "Water vapour", "B10": "Cirrus",
+    "B11": "SWIR 1.6 um", "B12": "SWIR 2.2 um",
+}
+#: eo v2 common names that eo v1.1 lacks (B5/B6/B7 would all be "rededge"): named in descriptions only
+_EO2_NAMES = {"B5": "rededge071", "B6": "rededge075", "B7": "rededge078"}
+@dataclass(frozen=True)
+class DataAsset:
+    """One data file of an output: its key, href, bands (file order) and statistics."""
+
+    key: str
+    href: str
+    bands: tuple[str, ...]  #: card band names
+    comparison: bool = False  #: the bicubic comparison rather than the super-resolved output
+    statistics: tuple[BandStats | None, ...] = ()  #: per band, if computed while writing
 
 
 @dataclass(frozen=True)
@@ -56,6 +107,8 @@ class ItemFacts:
     harmonisation: Any  #: ``Product.harmonisation()``: a string, or a structured record
     options: Mapping[str, Any] = field(default_factory=dict)  #: what the run was asked for
     run_key: str = ""
+    layout: str = MULTIBAND
+    consistency: Any = None  #: :class:`s2sr.consistency.Consistency`, if measured
 
 
 def run_key(product_id: str, model_sha256: str, options: Mapping[str, Any]) -> str:
@@ -67,6 +120,16 @@ def run_key(product_id: str, model_sha256: str, options: Mapping[str, Any]) -> s
 def source_link_href(href: str) -> str:
     """The ``derived_from`` target for a product read from ``href`` (GDAL paths → URLs, local paths absolute)."""
     return href_from_gdal_path(href)
+
+
+def public_source_href(href: str) -> str | None:
+    """The ``derived_from`` target for a product read from ``href``: a URL another machine can
+    resolve (credentials removed), or None for a local file (recorded by product id instead)."""
+    url = source_link_href(href)
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in {"", "file", "local", "memory"} or url.startswith("/"):
+        return None
+    return redact_url(url)
 
 
 def harmonisation_record(value: Any) -> str | dict[str, Any] | list[Any]:
@@ -87,7 +150,7 @@ def harmonisation_record(value: Any) -> str | dict[str, Any] | list[Any]:
 
 def footprint(quicklook: Quicklook, grid: Grid) -> dict[str, Any]:
     """The valid-data footprint in WGS84 (GeoJSON), from the quicklook's mask; the grid's
-    bounds when every pixel (or none) is valid."""
+    bounds when every pixel (or none) is valid.  Outer rings counter-clockwise (RFC 7946)."""
     import shapely.geometry
     from rasterio.features import shapes
     from rasterio.warp import transform_geom
@@ -111,7 +174,19 @@ def footprint(quicklook: Quicklook, grid: Grid) -> dict[str, Any]:
     shp = shapely.geometry.shape(wgs)
     if not shp.is_valid:
         shp = shp.buffer(0)
-    return shapely.geometry.mapping(shp)  # type: ignore[no-any-return]
+    return shapely.geometry.mapping(oriented(shp))  # type: ignore[no-any-return]
+
+
+def oriented(geom: Any) -> Any:
+    """``geom`` with every polygon's exterior ring counter-clockwise and holes clockwise."""
+    from shapely.geometry import MultiPolygon, Polygon
+    from shapely.geometry.polygon import orient
+
+    if isinstance(geom, Polygon):
+        return orient(geom, sign=1.0)
+    if isinstance(geom, MultiPolygon):
+        return MultiPolygon([orient(p, sign=1.0) for p in geom.geoms])
+    return geom
 
 
 def _bbox(geometry: Mapping[str, Any]) -> list[float]:
@@ -127,41 +202,81 @@ def _platform(satellite: str) -> str | None:
     return None
 
 
-def _data_asset(href: str, title: str, facts: ItemFacts, item: pystac.Item, suffix: str = "") -> pystac.Asset:
-    asset = pystac.Asset(href=href, media_type=pystac.MediaType.COG, title=title, roles=["data"])
-    item.add_asset("_tmp", asset)  # extensions need the owner
-    g = facts.grid
-    proj = ProjectionExtension.ext(asset)
-    proj.apply(
-        code=g.crs.to_string() if g.crs.to_epsg() is None else f"EPSG:{g.crs.to_epsg()}",
-        shape=[g.height, g.width],
-        transform=list(g.transform)[:6],
-        bbox=list(g.bounds),
-    )
-    RasterExtension.ext(asset).apply(
-        [
-            RasterBand.create(nodata=NODATA, data_type=DataType.INT16, scale=SCALE, offset=0.0,
-                              spatial_resolution=g.res, unit="")
-            for _ in facts.bands
-        ]
-    )
-    # band names (and common names) of the main product only, so that consumers asking
-    # odc-stac for "B4" or "red" get the super-resolved band, never the comparison's
-    main = suffix == ""
-    EOExtension.ext(asset).apply(
-        bands=[
-            Band.create(
-                name=f"{b}{suffix}", common_name=BANDS[b].common_name if main else None,
-                description=None if main else f"{b} ({BANDS[b].common_name}), bicubic comparison",
-                center_wavelength=BANDS[b].center_wavelength, full_width_half_max=BANDS[b].full_width_half_max,
-            )
-            for b in facts.bands
-        ]
-    )
-    for rb in asset.extra_fields.get("raster:bands", []):
-        rb.pop("unit", None)
-    item.assets.pop("_tmp")
+def _band_fields(band: str, comparison: bool) -> tuple[dict[str, Any], str]:
+    """(``eo:bands`` entry, description) of ``band``."""
+    info = BANDS[band]
+    label = f"{_LABELS[band]} ({esa_name(band)}, {info.center_wavelength:g} um)"
+    if band in _EO2_NAMES:
+        label += f", eo v2 common name {_EO2_NAMES[band]}"
+    if comparison:
+        desc = f"{label}, bicubic comparison"
+        eo = {"name": f"{band}_bicubic", "description": desc}
+    else:
+        desc = f"{label}, super-resolved"
+        eo = {"name": band, "description": desc}
+        # only the main product's bands carry common names, so that "red" selects the super-resolved band
+        if band not in _EO2_NAMES and info.common_name:
+            eo["common_name"] = info.common_name
+    eo["center_wavelength"] = info.center_wavelength
+    eo["full_width_half_max"] = info.full_width_half_max
+    return eo, desc
+
+
+def band_metadata(bands: Sequence[str], res: float, *, comparison: bool = False,
+                  statistics: Sequence[BandStats | None] = ()) -> dict[str, Any]:
+    """The band fields of a data asset (``eo:bands``, ``raster:bands``, STAC 1.1 ``bands``)."""
+    eo_bands, raster_bands, core_bands = [], [], []
+    for i, b in enumerate(bands):
+        eo, desc = _band_fields(b, comparison)
+        stats = statistics[i] if i < len(statistics) else None
+        raster: dict[str, Any] = {"nodata": NODATA, "data_type": "int16", "scale": SCALE, "offset": 0.0,
+                                  "spatial_resolution": res}
+        core: dict[str, Any] = {"name": eo["name"], "description": desc, "nodata": NODATA, "data_type": "int16"}
+        if stats is not None:
+            raster["statistics"] = stats.to_stac()
+            core["statistics"] = stats.to_stac()
+        eo_bands.append(eo)
+        raster_bands.append(raster)
+        core_bands.append(core)
+    return {"bands": core_bands, "eo:bands": eo_bands, "raster:bands": raster_bands}
+
+
+def _proj_fields(g: Grid) -> dict[str, Any]:
+    epsg = g.crs.to_epsg()
+    out: dict[str, Any] = {"proj:code": f"EPSG:{epsg}"} if epsg is not None else {"proj:wkt2": g.crs.to_wkt()}
+    out.update({"proj:shape": [g.height, g.width], "proj:transform": list(g.transform)[:6],
+                "proj:bbox": list(g.bounds)})
+    return out
+
+
+def _data_asset(data: DataAsset, facts: ItemFacts, href: str) -> dict[str, Any]:
+    per_band = len(data.bands) == 1 and facts.layout == PER_BAND
+    if per_band:
+        b = data.bands[0]
+        title = f"{_LABELS[b]} ({esa_name(b)})" + (", bicubic comparison" if data.comparison else
+                                                   f", super-resolved ({facts.model_name})")
+        roles = ["data", "reflectance"]
+    elif data.comparison:
+        title, roles = "Bicubic comparison", ["data"]
+    else:
+        title, roles = f"Super-resolved reflectance ({facts.model_name})", ["data"]
+    asset = {"href": href, "type": pystac.MediaType.COG, "title": title, "roles": roles}
+    asset.update(_proj_fields(facts.grid))
+    asset["gsd"] = facts.grid.res
+    asset.update(band_metadata(data.bands, facts.grid.res, comparison=data.comparison, statistics=data.statistics))
     return asset
+
+
+def default_data_assets(facts: ItemFacts, assets: Mapping[str, str]) -> list[DataAsset]:
+    """The multiband layout's data assets from ``assets`` (keys ``sisr``, ``bicubic``)."""
+    return [DataAsset(k, assets[k], facts.bands, comparison=(k == "bicubic")) for k in ("sisr", "bicubic")
+            if k in assets]
+
+
+def relative_href(target: str, base_dir: str) -> str:
+    """``target`` relative to the folder ``base_dir`` (both absolute, ``/``-separated), ``./``-prefixed."""
+    rel = posixpath.relpath(target, base_dir)
+    return rel if rel.startswith("../") else f"./{rel}"
 
 
 def build_item(
@@ -171,15 +286,23 @@ def build_item(
     item_url: str,
     collection_url: str,
     assets: Mapping[str, str],
+    data: Sequence[DataAsset] | None = None,
+    relative: bool = False,
 ) -> dict[str, Any]:
     """The STAC item (a dict ready for JSON) of one output.
 
-    ``assets`` maps asset keys (``sisr``, ``bicubic``, ``thumbnail``, ``model``) to their
-    published hrefs.
+    ``assets`` maps the other asset keys (``thumbnail``, ``model``; and ``sisr``/``bicubic``
+    when ``data`` is not given) to their published URLs; ``data`` lists the data files.
+    ``relative``: write hrefs relative to the item and no ``self`` link (a local catalogue).
     """
     info = facts.product
     acquired = info.acquired if info.acquired.tzinfo else info.acquired.replace(tzinfo=dt.UTC)
     harm = harmonisation_record(facts.harmonisation)
+    base = posixpath.dirname(item_url)
+
+    def href(url: str) -> str:
+        return relative_href(url, base) if relative else url
+
     props: dict[str, Any] = {
         "constellation": "sentinel-2",
         "instruments": ["msi"],
@@ -194,12 +317,20 @@ def build_item(
         "s2sr:source_level": info.level,
         "s2sr:options": dict(facts.options),
         "s2sr:run_key": facts.run_key,
+        "s2sr:layout": facts.layout,
     }
     platform = _platform(info.satellite)
     if platform:
         props["platform"] = platform
     if info.tile:
         props["s2sr:source_tile"] = info.tile
+    if facts.consistency is not None:
+        cons = facts.consistency.to_stac()
+        props["s2sr:consistency"] = cons
+        if cons["l1_mean"] is not None:
+            props["s2sr:consistency_l1"] = cons["l1_mean"]
+        if cons["sam_degrees"] is not None:
+            props["s2sr:consistency_sam"] = cons["sam_degrees"]
     item = pystac.Item(
         id=facts.item_id,
         geometry=dict(geometry),
@@ -230,36 +361,88 @@ def build_item(
             "processing:datetime": now.isoformat().replace("+00:00", "Z"),
         }
     )
-    titles = {"sisr": f"Super-resolved reflectance ({facts.model_name})", "bicubic": "Bicubic comparison"}
-    for key in ("sisr", "bicubic"):
-        if key in assets:
-            suffix = "" if key == "sisr" else f"_{key}"
-            item.add_asset(key, _data_asset(assets[key], titles[key], facts, item, suffix))
+    d = item.to_dict(include_self_link=False, transform_hrefs=False)
+    out_assets: dict[str, Any] = {}
+    for da in (data if data is not None else default_data_assets(facts, assets)):
+        out_assets[da.key] = _data_asset(da, facts, href(da.href))
     if "thumbnail" in assets:
-        item.add_asset("thumbnail", pystac.Asset(assets["thumbnail"], title="True-colour quicklook",
-                                                 media_type=pystac.MediaType.PNG, roles=["thumbnail", "overview"]))
+        out_assets["thumbnail"] = {"href": href(assets["thumbnail"]), "type": pystac.MediaType.PNG,
+                                   "title": "True-colour quicklook", "roles": ["thumbnail", "overview"]}
     if "model" in assets:
-        item.add_asset("model", pystac.Asset(assets["model"], title=f"Model card: {facts.model_name}",
-                                             media_type="application/yaml", roles=["metadata"],
-                                             extra_fields={"s2sr:model_sha256": facts.model_sha256}))
-    item.set_self_href(item_url)
-    item.add_link(pystac.Link("collection", collection_url, media_type=pystac.MediaType.JSON))
-    item.add_link(pystac.Link("parent", collection_url, media_type=pystac.MediaType.JSON))
-    item.add_link(pystac.Link("root", collection_url, media_type=pystac.MediaType.JSON))
-    item.add_link(pystac.Link("derived_from", source_link_href(info.href), title=f"source product {info.product_id}"))
-    item.add_link(pystac.Link("license", SENTINEL_LICENCE, media_type="text/html",
-                              title="Legal notice on the use of Copernicus Sentinel data"))
-    d = item.to_dict(include_self_link=True, transform_hrefs=False)
-    d["links"] = _absolute_links(d["links"], item_url)
-    return d
+        out_assets["model"] = {"href": href(assets["model"]), "type": "application/yaml",
+                               "title": f"Model card: {facts.model_name}", "roles": ["metadata"],
+                               "s2sr:model_sha256": facts.model_sha256}
+    d["assets"] = out_assets
+    coll = href(collection_url)
+    links: list[dict[str, Any]] = []
+    if not relative:
+        links.append({"rel": "self", "href": item_url, "type": pystac.MediaType.JSON})
+    links += [
+        {"rel": "collection", "href": coll, "type": pystac.MediaType.JSON},
+        {"rel": "parent", "href": coll, "type": pystac.MediaType.JSON},
+        {"rel": "root", "href": coll, "type": pystac.MediaType.JSON},
+    ]
+    source = public_source_href(info.href)
+    if source is not None:
+        links.append({"rel": "derived_from", "href": source, "title": f"source product {info.product_id}"})
+    links.append({"rel": "license", "href": SENTINEL_LICENCE, "type": "text/html",
+                  "title": "Legal notice on the use of Copernicus Sentinel data"})
+    d["links"] = links
+    return scrub(d)
 
 
-def _absolute_links(links: list[dict[str, Any]], self_url: str) -> list[dict[str, Any]]:
-    out = []
-    for link in links:
-        if link.get("rel") == "self":
-            link = {**link, "href": self_url}
-        out.append(link)
+def scrub(value: Any) -> Any:
+    """``value`` (JSON) with credentials removed from every URL-looking string."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return re.sub(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+", lambda m: redact_url(m.group(0)), value)
+    return value
+
+
+# -- collections ---------------------------------------------------------------------------------
+_SUMMARY_LISTS = ("platform", "constellation", "instruments", "gsd", "s2sr:model", "s2sr:layout")
+_SUMMARY_RANGES = ("s2sr:consistency_l1", "s2sr:consistency_sam")
+
+
+def _item_assets(item: Mapping[str, Any]) -> dict[str, Any]:
+    """``item_assets`` entries describing ``item``'s assets (no hrefs, no per-item statistics)."""
+    out: dict[str, Any] = {}
+    for key, asset in item.get("assets", {}).items():
+        entry = {k: v for k, v in asset.items() if k in {"type", "title", "roles", "gsd"}}
+        for name in ("bands", "raster:bands"):
+            if name in asset:
+                entry[name] = [{k: v for k, v in b.items() if k != "statistics"} for b in asset[name]]
+        if "eo:bands" in asset:
+            entry["eo:bands"] = asset["eo:bands"]
+        out[key] = entry
+    return out
+
+
+def _merge_summaries(summaries: dict[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    props = item.get("properties", {})
+    out = dict(summaries)
+    for key in _SUMMARY_LISTS:
+        if key in props:
+            vals = props[key] if isinstance(props[key], list) else [props[key]]
+            have = list(out.get(key, []))
+            out[key] = have + [v for v in vals if v not in have]
+    for key in _SUMMARY_RANGES:
+        v = props.get(key)
+        if isinstance(v, int | float):
+            r = out.get(key) or {"minimum": v, "maximum": v}
+            out[key] = {"minimum": min(r["minimum"], v), "maximum": max(r["maximum"], v)}
+    bands = list(out.get("eo:bands", []))
+    names = {b.get("name") for b in bands}
+    for asset in item.get("assets", {}).values():
+        for b in asset.get("eo:bands", []):
+            if b.get("name") not in names:
+                bands.append(b)
+                names.add(b.get("name"))
+    if bands:
+        out["eo:bands"] = bands
     return out
 
 
@@ -270,8 +453,11 @@ def merge_collection(
     collection_id: str,
     collection_url: str,
     item_url: str,
+    relative: bool = False,
 ) -> dict[str, Any]:
-    """The collection document with ``item`` added (or refreshed): extent grown, one link per item."""
+    """The collection document with ``item`` added (or refreshed): extent, summaries and
+    ``item_assets`` grown, one link per item.  ``relative``: links relative to the collection,
+    no ``self`` link (a local catalogue)."""
     if existing:
         coll = json.loads(json.dumps(existing))
     else:
@@ -286,13 +472,11 @@ def merge_collection(
             title=f"s2sr outputs: {collection_id}",
             keywords=["sentinel-2", "super-resolution", "s2sr"],
         ).to_dict(include_self_link=False, transform_hrefs=False)
-        coll["links"] = [
-            {"rel": "self", "href": collection_url, "type": "application/json"},
-            {"rel": "root", "href": collection_url, "type": "application/json"},
-            {"rel": "license", "href": SENTINEL_LICENCE, "type": "text/html",
-             "title": "Legal notice on the use of Copernicus Sentinel data"},
-        ]
         coll["extent"]["temporal"]["interval"] = [[item["properties"]["datetime"], item["properties"]["datetime"]]]
+    coll["license"] = "other"
+    coll["providers"] = PROVIDERS
+    exts = [e for e in coll.get("stac_extensions", []) if e not in (EO_SCHEMA, RASTER_SCHEMA)]
+    coll["stac_extensions"] = exts + [EO_SCHEMA, RASTER_SCHEMA]
     bbox = coll["extent"]["spatial"]["bbox"][0]
     ib = item["bbox"]
     coll["extent"]["spatial"]["bbox"][0] = [min(bbox[0], ib[0]), min(bbox[1], ib[1]),
@@ -304,10 +488,28 @@ def merge_collection(
         when if lo is None or _ts(when) < _ts(lo) else lo,
         when if hi is None or _ts(when) > _ts(hi) else hi,
     ]
-    links = [lk for lk in coll.get("links", []) if not (lk.get("rel") == "item" and lk.get("href") == item_url)]
-    links.append({"rel": "item", "href": item_url, "type": "application/geo+json", "title": item["id"]})
-    coll["links"] = links
-    return coll
+    coll["summaries"] = _merge_summaries(coll.get("summaries") or {}, item)
+    coll["item_assets"] = {**(coll.get("item_assets") or {}), **_item_assets(item)}
+
+    base = posixpath.dirname(collection_url)
+
+    def href(url: str) -> str:
+        return relative_href(url, base) if relative else url
+
+    me = href(collection_url)
+    head: list[dict[str, Any]] = []
+    if not relative:
+        head.append({"rel": "self", "href": collection_url, "type": "application/json"})
+    head.append({"rel": "root", "href": me, "type": "application/json"})
+    head.append({"rel": "license", "href": SENTINEL_LICENCE, "type": "text/html",
+                 "title": "Legal notice on the use of Copernicus Sentinel data"})
+    this = href(item_url)
+    items = [lk for lk in coll.get("links", []) if lk.get("rel") == "item"
+             and lk.get("href") not in (item_url, this) and lk.get("title") != item["id"]]
+    others = [lk for lk in coll.get("links", []) if lk.get("rel") not in {"self", "root", "license", "item"}]
+    items.append({"rel": "item", "href": this, "type": "application/geo+json", "title": item["id"]})
+    coll["links"] = head + others + items
+    return scrub(coll)
 
 
 def _ts(text: str) -> dt.datetime:

@@ -1,11 +1,14 @@
-"""Quicklooks: a true-colour PNG (B4/B3/B2, 2–98 % stretch, at most 1024 px) of an output COG.
+"""Quicklooks: a true-colour PNG (B4/B3/B2, 2–98 % stretch, at most 512 px) of an output COG.
 
 The COG's internal overviews make the read cheap.  The same low-resolution read gives the
-valid-data mask used for the STAC item's footprint.
+valid-data mask used for the STAC item's footprint (at most 1024 px, finer than the
+thumbnail).  The PNG is palette-coded (256 colours, nodata transparent): a catalogue can afford
+it (~100-200 KB for a full tile, where the RGBA PNG at 1024 px weighed 2 MB).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,8 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 
 TRUE_COLOUR = ("B4", "B3", "B2")
-MAX_SIZE = 1024
+MAX_SIZE = 1024  #: the quicklook read (footprint mask)
+THUMBNAIL_SIZE = 512  #: the PNG's long side
 
 
 @dataclass(frozen=True)
@@ -62,24 +66,35 @@ def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2.0, high: float =
     return to_bytes(data, valid, *stretch_limits(data, valid, low, high))
 
 
-def read_quicklook(cog: str | Path, max_size: int = MAX_SIZE) -> Quicklook:
-    """Read ``cog`` at most ``max_size`` px on its long side (from its overviews)."""
-    with rasterio.open(cog) as ds:
-        names = [d or f"band{i}" for i, d in enumerate(ds.descriptions, start=1)]
-        idx = quicklook_bands(names)
-        scale = max(ds.width, ds.height) / max_size
-        if scale > 1:
-            shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
-        else:
-            shape = (ds.height, ds.width)
-        data = ds.read(idx, out_shape=(len(idx), *shape), resampling=Resampling.average, masked=True)
-        transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
-        crs = ds.crs
+def read_quicklook(cog: str | Path | Sequence[str | Path], max_size: int = MAX_SIZE) -> Quicklook:
+    """Read ``cog`` at most ``max_size`` px on its long side (from its overviews).
+
+    ``cog``: one multi-band COG (its B4/B3/B2 are shown), or the single-band COGs of the
+    per-band layout in the order red, green, blue."""
+    if isinstance(cog, str | Path):
+        with rasterio.open(cog) as ds:
+            names = [d or f"band{i}" for i, d in enumerate(ds.descriptions, start=1)]
+            return _read([(ds, i) for i in quicklook_bands(names)], max_size)
+    with contextlib.ExitStack() as stack:
+        sources = [stack.enter_context(rasterio.open(p)) for p in cog]
+        return _read([(ds, 1) for ds in (sources * 3)[:3]], max_size)
+
+
+def _read(bands: Sequence[tuple[rasterio.io.DatasetReader, int]], max_size: int) -> Quicklook:
+    ds = bands[0][0]
+    scale = max(ds.width, ds.height) / max_size
+    if scale > 1:
+        shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
+    else:
+        shape = (ds.height, ds.width)
+    data = np.ma.stack([src.read(i, out_shape=shape, resampling=Resampling.average, masked=True)
+                        for src, i in bands])
+    transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
     valid = np.asarray(~np.ma.getmaskarray(data).any(axis=0), dtype=bool)
     rgb = stretch(np.ma.filled(data, 0).astype(np.float32), valid)
     alpha = np.where(valid, 255, 0).astype(np.uint8)
     rgba = np.dstack([rgb[0], rgb[1], rgb[2], alpha])
-    return Quicklook(rgba=rgba, valid=valid, transform=transform, crs=crs)
+    return Quicklook(rgba=rgba, valid=valid, transform=transform, crs=ds.crs)
 
 
 def save_png(pixels: np.ndarray, path: str | Path) -> Path:
@@ -90,6 +105,28 @@ def save_png(pixels: np.ndarray, path: str | Path) -> Path:
     return Path(path)
 
 
-def write_png(quicklook: Quicklook, path: str | Path) -> Path:
-    """Write the quicklook as an RGBA PNG."""
-    return save_png(quicklook.rgba, path)
+def write_png(quicklook: Quicklook, path: str | Path, max_size: int = THUMBNAIL_SIZE) -> Path:
+    """Write the quicklook as a thumbnail: at most ``max_size`` px, 256-colour palette PNG whose
+    nodata pixels are fully transparent."""
+    from PIL import Image
+
+    img = Image.fromarray(np.ascontiguousarray(quicklook.rgba), mode="RGBA")
+    if max(img.size) > max_size:
+        scale = max_size / max(img.size)
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        # premultiplied resampling: nodata (alpha 0, black) does not darken the valid edge
+        img = img.resize(size, Image.Resampling.BOX, reducing_gap=None)
+        a = np.asarray(img).copy()
+        a[..., 3] = np.where(a[..., 3] >= 128, 255, 0)
+        img = Image.fromarray(a, mode="RGBA")
+    rgba = np.asarray(img)
+    opaque = rgba[..., 3] == 255
+    # 255 colours for the valid pixels, index 255 for nodata (transparent)
+    rgb = Image.fromarray(np.ascontiguousarray(rgba[..., :3]), mode="RGB")
+    pal = rgb.quantize(255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    idx = np.where(opaque, np.asarray(pal), 255).astype(np.uint8)
+    out = Image.fromarray(idx, mode="P")
+    palette = (pal.getpalette() or [])[: 255 * 3]
+    out.putpalette(palette + [0] * (768 - len(palette)))
+    out.save(path, format="PNG", optimize=True, transparency=255)
+    return Path(path)

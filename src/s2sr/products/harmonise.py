@@ -1,4 +1,4 @@
-"""Radiometric harmonisation (DESIGN §3): every source to reflectance × 10000, offset removed once.
+"""Radiometric harmonisation (docs/radiometry.md): every source to reflectance × 10000, offset removed once.
 
 Since processing baseline 04.00 (25 January 2022, and every Collection-1 reprocessing, 05.xx)
 ESA products carry a radiometric offset: ``reflectance = (DN + OFFSET) / QUANTIFICATION``

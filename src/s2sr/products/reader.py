@@ -2,7 +2,7 @@
 
 A band already on the target grid is read directly; any other band is resampled onto it
 with GDAL's cubic through a :class:`rasterio.vrt.WarpedVRT` (nodata excluded from the
-kernel), which is how DESIGN §3 says the pretrained models' inputs were made.  Windows may
+kernel), which is how docs/radiometry.md ("Resampling") says the pretrained models' inputs were made.  Windows may
 extend past the grid: pixels outside are NaN.  Values come back as float32 reflectance
 × 10000 with NaN for nodata.
 """

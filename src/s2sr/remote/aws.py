@@ -23,11 +23,12 @@ environment themselves; what is built here holds only endpoints, regions and swi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlparse, urlsplit, urlunsplit
 
 from ..errors import CredentialsError
 
@@ -52,15 +53,28 @@ def credentials_hint(verb: str = "set", *, public_read: bool = False) -> str:
     return text
 
 
+#: query parameters that carry credentials (presigned S3/GCS URLs, Azure SAS, API keys, tokens)
+_CREDENTIAL_PARAMS = re.compile(
+    r"^(x-amz-(signature|credential|security-token)|x-goog-(signature|credential)|signature|sig|token|"
+    r"access_token|id_token|api[-_]?key|key|password|passwd|secret|auth|authorization|se|sp|sv|skoid|sktid)$",
+    re.IGNORECASE,
+)
+
+
 def redact_url(url: str) -> str:
-    """``url`` without any user:password part (never print credentials that ride in a URL)."""
+    """``url`` without credentials (never print or publish those that ride in a URL): no
+    ``user:password@``, no signature, token or key query parameters."""
     parts = urlsplit(url)
+    netloc = parts.netloc
     if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
+        netloc = netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _CREDENTIAL_PARAMS.match(k)]
+        query = urlencode(kept)
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,15 @@ MODEL_FOLDER = "tmp/s2sr_model"
 DEPS_FOLDER = "tmp/s2sr_deps"
 #: The batch-job option naming the archives (``URL#folder``).
 JOB_OPTION = "udf-dependency-archives"
+#: The only runtime that may change the resolution in apply_neighborhood: the geopyspark back-end
+#: calls ``apply_metadata`` and rescales the layout for it alone (Udf.scala ``callApplyMetadata``).
+RUNTIME = "Python-Jep"
+#: The UDF's Python version (``run_udf``'s ``version``): it picks the back-end's container image,
+#: and the dependency archive's wheels are built for it (``cp311``).
+PYTHON_VERSION = "3.11"
+#: ONNX Runtime threads per UDF call unless the context says otherwise: Spark runs one task per
+#: core of an executor (``task-cpus`` 1), several tasks in one executor process.
+DEFAULT_THREADS = 1
 
 
 def udf_code() -> str:
@@ -21,4 +30,13 @@ def udf_code() -> str:
     return UDF_FILE.read_text(encoding="utf-8")
 
 
-__all__ = ["DEPS_FOLDER", "JOB_OPTION", "MODEL_FOLDER", "UDF_FILE", "udf_code"]
+__all__ = [
+    "DEFAULT_THREADS",
+    "DEPS_FOLDER",
+    "JOB_OPTION",
+    "MODEL_FOLDER",
+    "PYTHON_VERSION",
+    "RUNTIME",
+    "UDF_FILE",
+    "udf_code",
+]

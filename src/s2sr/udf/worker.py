@@ -14,9 +14,11 @@ Context contract (a JSON object in the process graph)::
     {"model": "tmp/s2sr_model/carn.yaml",   # card path (absolute, or relative to the working
                                               # directory where udf-dependency-archives are
                                               # unpacked) or a built-in model name; required
-     "threads": 2,                            # ONNX Runtime intra-op threads (optional)
+     "threads": 2,                            # ONNX Runtime intra-op threads (optional, default 1:
+                                              # one per Spark task, several tasks per executor)
      "nodata": 0,                             # a value meaning nodata besides NaN (optional)
-     "python_path": ["tmp/s2sr_deps"]}        # folders put on sys.path by the UDF (optional)
+     "python_path": ["tmp/s2sr_deps"]}        # folders appended to sys.path by the UDF (optional;
+                                              # any sequence: under Jep a Java ArrayList)
 
 The cube: dimensions ``t, bands, y, x`` (any order), bands in the card's order (``B02`` and
 ``B2`` are the same band), values reflectance × 10000, NaN nodata.  The result is the whole
@@ -39,10 +41,11 @@ import xarray as xr
 
 from ..bands import canonical
 from ..errors import CubeError, InputError, ModelError
+from ..hashing import file_sha256
 from ..inference import infer
 from ..models import BUILTIN_DIR, ModelCard, builtin_names
-from ..models.runtime import Model, RuntimeOptions, file_sha256, open_model
-from . import JOB_OPTION, MODEL_FOLDER
+from ..models.runtime import Model, RuntimeOptions, open_model
+from . import DEFAULT_THREADS, JOB_OPTION, MODEL_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ class UdfContext:
     """The UDF's context, validated."""
 
     model: str
-    threads: int | None = None
+    threads: int = DEFAULT_THREADS
     nodata: float | None = None
 
     @classmethod
@@ -78,11 +81,19 @@ class UdfContext:
                 hint='add "model": "<card path relative to the working directory, or a built-in name>"',
             )
         threads = context.get("threads")
-        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        if threads is None:
+            threads = DEFAULT_THREADS
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise InputError(f"the s2sr UDF context: threads must be a positive integer, got {threads!r}")
         nodata = context.get("nodata")
         if nodata is not None and (not isinstance(nodata, (int, float)) or isinstance(nodata, bool)):
             raise InputError(f"the s2sr UDF context: nodata must be a number, got {nodata!r}")
+        python_path = context.get("python_path")
+        if isinstance(python_path, (int, float, bool, Mapping)):
+            raise InputError(
+                f"the s2sr UDF context: python_path must be a list of folders, got {python_path!r}",
+                hint='e.g. "python_path": ["tmp/s2sr_deps"]',
+            )
         return cls(model=model, threads=threads, nodata=None if nodata is None else float(nodata))
 
 
@@ -138,7 +149,7 @@ def content_digest(path: Path) -> str:
     return digest
 
 
-def get_model(card: ModelCard, threads: int | None = None) -> Model:
+def get_model(card: ModelCard, threads: int | None = DEFAULT_THREADS) -> Model:
     """The worker's ONNX Runtime session for ``card``: created once per model content and options."""
     if not card.onnx_path.is_file():
         raise ModelError(
@@ -255,7 +266,8 @@ def apply_datacube(cube: Any, context: Any) -> Any:
     data = np.array(array.values, dtype=np.float32, copy=True)
     if ctx.nodata is not None:
         data[data == np.float32(ctx.nodata)] = np.nan
-    out = infer(model, data)  # (t, bands, y·f, x·f) float32, NaN where the input is nodata
+    # (t, bands, y·f, x·f) float32, NaN where the input is nodata; C order, as the back-end reads it raw
+    out = np.ascontiguousarray(infer(model, data), dtype=np.float32)
     f = card.factor
     coords: dict[str, Any] = {d: array.coords[d].values for d in ("t", "bands") if d in array.coords}
     for d in ("y", "x"):
