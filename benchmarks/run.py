@@ -2,6 +2,8 @@
 
     python benchmarks/run.py [--size 1098] [--threads N] [--json benchmark.json]
 
+(s2sr installed, or ``PYTHONPATH=src`` in a checkout; the children import the same s2sr.)
+
 Builds a SIZE² (10 m px) Theia L2A product (real pixels when ``shared/data/real_pixels`` is
 found, else generated texture) and a CARN-sized conv net (381 k parameters, 10 bands, ×2,
 margin 32, seeded weights: :func:`s2sr.testing.carn_like_x2`), then measures, on this machine,
@@ -45,10 +47,6 @@ from typing import Any
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-if (HERE.parent / "src" / "s2sr").is_dir():  # a checkout: its source first (as the tests run it)
-    sys.path.insert(1, str(HERE.parent / "src"))
 
 
 FULL = 10980  #: a whole Sentinel-2 tile, 10 m pixels per side
@@ -125,10 +123,12 @@ def measured(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[str,
 
 
 def s2sr_env() -> dict[str, str]:
+    """The children's environment: this one (they import the s2sr this process imports)."""
     env = dict(os.environ)
-    src = HERE.parent / "src"
-    if (src / "s2sr").is_dir():  # a checkout: its source first (as the tests run it)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
+    import s2sr
+
+    src = str(Path(s2sr.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -212,10 +212,11 @@ ORT_VARIANTS = {
 ORT_CHILD = r"""
 import json, sys
 import numpy as np
-sys.path.insert(0, sys.argv[1])
-from run import ort_session
-s = ort_session(sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4]))
-x = np.random.default_rng(0).uniform(200, 4000, size=(1, 10, int(sys.argv[5]), int(sys.argv[6]))).astype(np.float32)
+import onnxruntime as ort
+from s2sr.models.runtime import session_options
+so = session_options(int(sys.argv[2]), **json.loads(sys.argv[3]))
+s = ort.InferenceSession(sys.argv[1], sess_options=so, providers=["CPUExecutionProvider"])
+x = np.random.default_rng(0).uniform(200, 4000, size=(1, 10, int(sys.argv[4]), int(sys.argv[5]))).astype(np.float32)
 s.run(None, {"input": x})
 s.run(None, {"input": x})
 """
@@ -249,7 +250,7 @@ def ort_options(onnx_path: Path, read_shape: Sequence[int], threads: int, rounds
     out: dict[str, Any] = {}
     base_w, base_c = statistics.median(walls["s2sr"]), statistics.median(cpus["s2sr"])
     for name, change in ORT_VARIANTS.items():
-        r = measured([sys.executable, "-c", ORT_CHILD, str(HERE), str(onnx_path), str(threads), json.dumps(change),
+        r = measured([sys.executable, "-c", ORT_CHILD, str(onnx_path), str(threads), json.dumps(change),
                        str(read_shape[0]), str(read_shape[1])], env=s2sr_env())
         rss = r["peak_rss_mb"]
         w, c = statistics.median(walls[name]), statistics.median(cpus[name])
