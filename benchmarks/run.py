@@ -19,6 +19,8 @@ in one run:
   Mpx × the input px a 10980² run infers (its margin overhead) × the pipeline ratio);
 * peak RSS per product size (``--rss-sizes``: 1/100, 1/25, 1/4 of a 10980² tile by default);
 * a tile-size sweep (``--tile-sizes``);
+* two tiles through the model at once (``RunOptions.model_workers=2``, half the threads each), at
+  the same tile size and a smaller one;
 * ``--precision fp16`` against fp32 on the same product: the DN difference it causes (on CPU here;
   the same conversion runs on a GPU);
 * ONNX Runtime session options, interleaved: s2sr's against ONNX Runtime's defaults and each
@@ -59,9 +61,9 @@ import s2sr
 if "S2SR_BENCH_IO_NICE" in os.environ:  # the A/B of the read/write threads' priority
     import s2sr.pipeline
     s2sr.pipeline.IO_NICE = int(os.environ["S2SR_BENCH_IO_NICE"])
-product, out, card, tile_size, threads, precision = sys.argv[1:7]
+product, out, card, tile_size, threads, precision, model_workers = sys.argv[1:8]
 options = s2sr.RunOptions(tile_size=int(tile_size), threads=None if threads == "auto" else int(threads),
-                          precision=precision)
+                          precision=precision, model_workers=int(model_workers))
 t0 = time.perf_counter()
 r = s2sr.write_cogs(product, out, card, options)
 wall = time.perf_counter() - t0
@@ -133,13 +135,14 @@ def s2sr_env() -> dict[str, str]:
 
 
 def run_s2sr(product: Path, out: Path, card: Path, tile_size: int, threads: int | str,
-             io_nice: int | None = None, precision: str = "fp32", keep: Path | None = None) -> dict[str, Any]:
+             io_nice: int | None = None, precision: str = "fp32", keep: Path | None = None,
+             model_workers: int = 1) -> dict[str, Any]:
     """One ``s2sr`` run in a child process; its figures.  ``keep``: move the output COG there."""
     env = s2sr_env()
     if io_nice is not None:
         env["S2SR_BENCH_IO_NICE"] = str(io_nice)
     r = measured([sys.executable, "-c", CHILD, str(product), str(out), str(card), str(tile_size), str(threads),
-                  precision], env=env)
+                  precision, str(model_workers)], env=env)
     line = next(ln for ln in r["stdout"].splitlines() if ln.startswith("S2SR-BENCH "))
     info = json.loads(line.split(" ", 1)[1])
     info.update(process_wall_s=r["process_wall_s"], peak_rss_mb=r["peak_rss_mb"])
@@ -337,6 +340,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="tile sizes (output px) for the sweep, comma-separated ('' to skip)")
     ap.add_argument("--no-io-nice-ab", dest="io_nice_ab", action="store_false",
                     help="skip the run with the read/write threads at the model's priority")
+    ap.add_argument("--no-model-workers-ab", dest="model_workers_ab", action="store_false",
+                    help="skip the runs with two tiles through the model at once")
+    ap.add_argument("--model-workers-tile-sizes", type=lambda t: [int(v) for v in t.split(",") if v.strip()],
+                    default=[550], help="extra tile sizes for the two-worker runs (smaller tiles: less memory)")
     ap.add_argument("--no-fp16", dest="fp16", action="store_false", help="skip the fp16 run")
     ap.add_argument("--ort-rounds", type=int, default=3, help="interleaved rounds of the session-options A/B (0: skip)")
     ap.add_argument("--seed-python", default=sys.executable,
@@ -461,12 +468,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "peak_rss_mb": r16["peak_rss_mb"], **dn_difference(fp32_cog, fp16_cog),
                               "pixels": "real (shared/data/real_pixels)" if _real_pixels(args.source) else "synthetic"}
 
-        # 5. ONNX Runtime session options
+        # 5. two tiles through the model at once (each on half the threads), same and smaller tiles
+        if args.model_workers_ab and threads >= 2:
+            rows = []
+            for ts in (tile_size, *args.model_workers_tile_sizes):
+                r = run_s2sr(product, out, card, ts, threads // 2, model_workers=2)
+                rows.append({"tile_size": ts, "model_workers": 2, "threads_each": threads // 2,
+                             "read_shape": r.get("read_shape"), "margin_overhead": r.get("margin_overhead"),
+                             "process_wall_s": r["process_wall_s"], "peak_rss_mb": r["peak_rss_mb"],
+                             "output_mpx_per_s": out_px / 1e6 / r["process_wall_s"],
+                             "wall_vs_one_worker": r["process_wall_s"] / run["process_wall_s"]})
+            result["model_workers_2"] = rows
+
+        # 6. ONNX Runtime session options
         if args.ort_rounds > 0:
             result["onnxruntime_options"] = ort_options(onnx_path, result["s2sr"]["read_shape"], threads,
                                                         args.ort_rounds)
 
-        # 6. the seed tool, when importable
+        # 7. the seed tool, when importable
         if args.no_seed:
             result["seed_tool"] = "skipped (--no-seed)"
         elif not seed_importable(args.seed_python):

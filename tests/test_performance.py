@@ -171,7 +171,7 @@ def test_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "run.py"), "--size", "64", "--rss-sizes", "64",
-         "--tile-sizes", "64", "--ort-rounds", "1", "--no-io-nice-ab", "--source", "synthetic", "--threads", "1",
+         "--tile-sizes", "64", "--ort-rounds", "1", "--no-io-nice-ab", "--no-model-workers-ab", "--source", "synthetic", "--threads", "1",
          "--seed-python", sys.executable, "--workdir", str(tmp_path), "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
@@ -197,3 +197,13 @@ def test_parallel_readers_give_the_same_pixels(theia_dir: Path, convnet_card: Pa
     monkeypatch.setattr(s2sr.pipeline, "read_workers", lambda device: 3)
     par = s2sr.write_cogs(theia_dir, tmp_path / "three", convnet_card, s2sr.RunOptions(tile_size=40, threads=1))
     np.testing.assert_array_equal(read(par.sisr), read(ref.sisr))
+
+
+def test_model_workers_give_the_same_pixels(theia_dir: Path, convnet_card: Path, tmp_path: Path) -> None:
+    """Two tiles through the model at once (each on half the cores) changes no pixel."""
+    ref = s2sr.write_cogs(theia_dir, tmp_path / "one", convnet_card, s2sr.RunOptions(tile_size=40))
+    two = s2sr.write_cogs(theia_dir, tmp_path / "two", convnet_card, s2sr.RunOptions(tile_size=40, model_workers=2))
+    assert two.threads == max(1, available_cpus() // 2)
+    np.testing.assert_array_equal(read(two.sisr), read(ref.sisr))
+    with pytest.raises(s2sr.UserError, match="model workers"):
+        s2sr.RunOptions(model_workers=0)

@@ -113,7 +113,8 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
     cogs = CogSet(paths, plan.output_grid)
     check = ConsistencyCheck(prod, card.bands, plan.source_grid, plan.roi, card.factor)
     batch = plan.options.batch or (1 if mdl.device == "cpu" else 4)
-    timings = _run_model(prod, mdl, plan.tiles, plan.source_grid, cogs, check, progress, batch=batch)
+    timings = _run_model(prod, mdl, plan.tiles, plan.source_grid, cogs, check, progress, batch=batch,
+                         model_workers=plan.options.model_workers)
     statistics = dict(cogs.statistics)
     written = [(f, out / f.name) for f in files]
     bicubic_path = None
@@ -128,9 +129,10 @@ def execute(plan: RunPlan, out_dir: str | Path, *, progress: ProgressFactory | N
         timings["bicubic"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     log.info(
-        "%s: %d tile(s) of %d×%d px (batch %d, %s, %d thread(s)), margin overhead %.3f; "
+        "%s: %d tile(s) of %d×%d px (batch %d, %s, %d model worker(s) × %d thread(s)), margin overhead %.3f; "
         "read %.2f s, model %.2f s, write %.2f s (read and write overlap the model), COG %.2f s, total %.2f s",
-        prod.info.product_id, len(plan.tiles), *plan.tiles.read_shape, batch, mdl.device, mdl.threads,
+        prod.info.product_id, len(plan.tiles), *plan.tiles.read_shape, batch, mdl.device,
+        plan.options.model_workers, mdl.threads,
         plan.tiles.margin_overhead, timings["read"], timings["infer"], timings["write"], timings["cog"],
         timings["total"],
     )
@@ -224,6 +226,7 @@ def _run_model(
     progress: ProgressFactory | None,
     *,
     batch: int = 1,
+    model_workers: int = 1,
 ) -> dict[str, float]:
     card = mdl.card
     timings = {"read": 0.0, "infer": 0.0, "write": 0.0, "cog": 0.0, "consistency": 0.0}
@@ -258,6 +261,9 @@ def _run_model(
 
     groups = [list(plan)[i : i + batch] for i in range(0, len(plan), batch)]
     workers = read_workers(mdl.device)
+    # model_workers > 1: tiles go through the model concurrently (one session, ONNX Runtime runs
+    # are thread-safe), each call on the session's threads
+    model_pool = ThreadPoolExecutor(model_workers, thread_name_prefix="s2sr-model") if model_workers > 1 else None
     try:
         with (
             _gdal_cache(),
@@ -270,19 +276,43 @@ def _run_model(
             for _ in range(workers):
                 free.put(readers.enter_context(BandReader(prod, card.bands, source_grid)))
             pending: deque[Future[None]] = deque()
-            for tiles, fut in _prefetch(groups, lambda g: read_pool.submit(read, g), depth=workers + 1):
-                window = fut.result()
+            running: deque[tuple[list[Tile], np.ndarray, Future[np.ndarray]]] = deque()
+
+            def model(window: np.ndarray) -> np.ndarray:
                 t0 = time.perf_counter()
                 y = infer(mdl, window)
-                timings["infer"] += time.perf_counter() - t0
-                pending.append(write_pool.submit(write, tiles, window, y))
-                _drain(pending, keep=2)
-                bar.update(len(tiles))
+                add("infer", time.perf_counter() - t0)  # summed over the model workers
+                return y
+
+            def collect(keep: int) -> None:
+                while len(running) > keep:
+                    tiles, window, done = running.popleft()
+                    pending.append(write_pool.submit(write, tiles, window, done.result()))
+                    _drain(pending, keep=2)
+                    bar.update(len(tiles))
+
+            depth = workers + model_workers
+            for tiles, fut in _prefetch(groups, lambda g: read_pool.submit(read, g), depth=depth):
+                window = fut.result()
+                if model_pool is None:
+                    running.append((tiles, window, _done(model(window))))
+                else:
+                    running.append((tiles, window, model_pool.submit(model, window)))
+                collect(keep=model_workers - 1)
+            collect(keep=0)
             _drain(pending, keep=0)
     finally:
+        if model_pool is not None:
+            model_pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     timings["cog"] = cogs.finish_seconds
     return timings
+
+
+def _done(value: np.ndarray) -> Future[np.ndarray]:
+    fut: Future[np.ndarray] = Future()
+    fut.set_result(value)
+    return fut
 
 
 def _drain(pending: deque[Future[None]], keep: int) -> None:

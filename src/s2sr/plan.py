@@ -48,6 +48,9 @@ class RunOptions:
     device: str | None = None  #: ``cpu``, ``cuda`` or ``tensorrt`` (falls back TensorRT → CUDA → CPU with a warning)
     precision: str = "fp32"  #: ``fp16``: model converted at load (inputs/outputs float32)
     batch: int | None = None  #: tiles per model call (None: 1 on CPU, 4 on a GPU)
+    #: tiles through the model at once, each call on ``threads`` (default: the usable cores / model_workers);
+    #: 2 on a small CPU keeps the cores busier than one call on all of them, for twice the model's memory
+    model_workers: int = 1
     #: ``multiband`` (one COG with every band) or ``per-band`` (one COG per band, for stackstac & co)
     asset_layout: str = MULTIBAND
 
@@ -67,6 +70,8 @@ class RunOptions:
                             hint="give --asset-layout multiband or --asset-layout per-band")
         if self.threads is not None and int(self.threads) < 1:
             raise UserError(f"{self.threads} threads is not a thread count", hint="give --threads N with N >= 1")
+        if int(self.model_workers) < 1:
+            raise UserError(f"{self.model_workers} model workers is not a count", hint="give --model-workers N >= 1")
         if self.batch is not None and int(self.batch) < 1:
             raise UserError(f"batch {self.batch} is not positive", hint="give --batch N with N >= 1")
         if self.device is not None and self.device not in DEVICES:
@@ -140,8 +145,12 @@ def open_run_model(model: str | Path | ModelCard | Model | None, options: RunOpt
     """``model`` as an opened :class:`~s2sr.models.Model` (an opened one is used as is)."""
     if isinstance(model, Model):
         return model
-    return load_model(model, threads=options.threads, gpu=options.gpu, device=options.device,
-                      precision=options.precision)
+    threads = options.threads
+    if threads is None and options.model_workers > 1:
+        from .cpus import available_cpus
+
+        threads = max(1, available_cpus() // options.model_workers)
+    return load_model(model, threads=threads, gpu=options.gpu, device=options.device, precision=options.precision)
 
 
 def as_plan(

@@ -67,6 +67,9 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
               help="fp16: the model is converted at load (inputs and outputs stay float32); needs onnxconverter-common.")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="Tiles per model call. Default: 1 on CPU, 4 on a GPU.")
+@click.option("--model-workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tiles through the model at once, each on --threads (default: the usable cores / N); "
+              "2 keeps a small CPU busier, for twice the model's memory.")
 @click.option("--output-collection", "collection", default=DEFAULT_COLLECTION, show_default=True,
               help="STAC collection id (and folder) to publish into.")
 @click.option("--overwrite", is_flag=True, help="Redo an item that already exists (same or different model).")
@@ -85,6 +88,7 @@ def run(
     device: str | None,
     precision: str,
     batch: int | None,
+    model_workers: int,
     collection: str,
     overwrite: bool,
     s3_endpoint: str | None,
@@ -101,7 +105,7 @@ def run(
     from ..publisher import publish
 
     options = options_from(params, bicubic=bicubic, gpu=gpu, device=device, precision=precision, batch=batch,
-                           asset_layout=asset_layout)
+                           model_workers=model_workers, asset_layout=asset_layout)
     selection = select_products(input_path, sre=options.sre, **{k: params[k] for k in _SEARCH_KEYS})
     if not selection.products:
         click.echo(selection.message)
