@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--repeat", type=int, default=1, help="interleaved s2sr / ONNX Runtime pairs (median kept)")
     ap.add_argument("--rss-sizes", default="1098,2196,5490",
                     help="product sizes for the peak-RSS series, comma-separated ('' to skip)")
-    ap.add_argument("--tile-sizes", default="256,512,732,1000,1500,2196",
+    ap.add_argument("--tile-sizes", default="512,732,1000,1098",
                     help="tile sizes (output px) for the sweep, comma-separated ('' to skip)")
     ap.add_argument("--no-io-nice-ab", dest="io_nice_ab", action="store_false",
                     help="skip the run with the read/write threads at the model's priority")
@@ -430,62 +430,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "wall_s": s_per_input_mpx * full["inferred_px"] / 1e6 * ratio,
             "how": "ONNX Runtime s per input Mpx x input Mpx a 10980^2 run infers x pipeline ratio",
         }
-        _print_progress(result)
+        _print_progress(result, args.json)
 
-        # 2. peak RSS per product size
-        series = []
-        for size in sizes:
-            r = run_s2sr(product_of(size), out, card, tile_size, threads)
-            series.append({"product_px": size, "fraction_of_tile": (size / FULL) ** 2,
-                           "peak_rss_mb": r["peak_rss_mb"], "process_wall_s": r["process_wall_s"],
-                           "tiles": r["tiles"]})
-        if series:
-            result["rss_by_product_size"] = series
-            if len(series) > 1:
-                a, b = series[0], series[-1]
-                result["rss_slope_mb_per_output_mpx"] = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (
-                    4 * (b["product_px"] ** 2 - a["product_px"] ** 2) / 1e6)
-        _print_progress(result)
-
-        # 3. tile-size sweep on the main product
-        rows = []
-        for ts in sweep:
-            r = run_s2sr(product, out, card, ts, threads)
-            g = tile_geometry(args.size, ts, 2, 32)
-            rows.append({"tile_size": ts, "tiles": r["tiles"], "read_shape": r.get("read_shape", g["read_shape"]),
-                         "margin_overhead": r.get("margin_overhead", g["margin_overhead"]),
-                         "full_product_margin_overhead": tile_geometry(FULL, ts, 2, 32)["margin_overhead"],
-                         "process_wall_s": r["process_wall_s"], "peak_rss_mb": r["peak_rss_mb"],
-                         "output_mpx_per_s": out_px / 1e6 / r["process_wall_s"]})
-        if rows:
-            result["tile_size_sweep"] = rows
-
-        # 4. fp16 (converted at load) against fp32 on the same product: the DN difference it causes
-        if args.fp16:
-            fp16_cog = d / "fp16_sisr.tif"
-            r16 = run_s2sr(product, out, card, tile_size, threads, precision="fp16", keep=fp16_cog)
-            result["fp16"] = {"device": r16.get("device", "cpu"), "process_wall_s": r16["process_wall_s"],
-                              "peak_rss_mb": r16["peak_rss_mb"], **dn_difference(fp32_cog, fp16_cog),
-                              "pixels": "real (shared/data/real_pixels)" if _real_pixels(args.source) else "synthetic"}
-
-        # 5. two tiles through the model at once (each on half the threads), same and smaller tiles
-        if args.model_workers_ab and threads >= 2:
-            rows = []
-            for ts in (tile_size, *args.model_workers_tile_sizes):
-                r = run_s2sr(product, out, card, ts, threads // 2, model_workers=2)
-                rows.append({"tile_size": ts, "model_workers": 2, "threads_each": threads // 2,
-                             "read_shape": r.get("read_shape"), "margin_overhead": r.get("margin_overhead"),
-                             "process_wall_s": r["process_wall_s"], "peak_rss_mb": r["peak_rss_mb"],
-                             "output_mpx_per_s": out_px / 1e6 / r["process_wall_s"],
-                             "wall_vs_one_worker": r["process_wall_s"] / run["process_wall_s"]})
-            result["model_workers_2"] = rows
-
-        # 6. ONNX Runtime session options
-        if args.ort_rounds > 0:
-            result["onnxruntime_options"] = ort_options(onnx_path, result["s2sr"]["read_shape"], threads,
-                                                        args.ort_rounds)
-
-        # 7. the seed tool, when importable
+        # 2. the seed tool, when importable
         if args.no_seed:
             result["seed_tool"] = "skipped (--no-seed)"
         elif not seed_importable(args.seed_python):
@@ -499,6 +446,63 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for s in seed_runs:
                 s["s2sr_speedup_output_mpx_per_s"] = s2 / s["output_mpx_per_s"]
             result["seed_tool"] = seed_runs
+        _print_progress(result, args.json)
+
+        # 3. two tiles through the model at once (each on half the threads), same and smaller tiles
+        if args.model_workers_ab and threads >= 2:
+            rows = []
+            for ts in (tile_size, *args.model_workers_tile_sizes):
+                r = run_s2sr(product, out, card, ts, threads // 2, model_workers=2)
+                rows.append({"tile_size": ts, "model_workers": 2, "threads_each": threads // 2,
+                             "read_shape": r.get("read_shape"), "margin_overhead": r.get("margin_overhead"),
+                             "process_wall_s": r["process_wall_s"], "peak_rss_mb": r["peak_rss_mb"],
+                             "output_mpx_per_s": out_px / 1e6 / r["process_wall_s"],
+                             "wall_vs_one_worker": r["process_wall_s"] / run["process_wall_s"]})
+            result["model_workers_2"] = rows
+        _print_progress(result, args.json)
+
+        # 4. fp16 (converted at load) against fp32 on the same product: the DN difference it causes
+        if args.fp16:
+            fp16_cog = d / "fp16_sisr.tif"
+            r16 = run_s2sr(product, out, card, tile_size, threads, precision="fp16", keep=fp16_cog)
+            result["fp16"] = {"device": r16.get("device", "cpu"), "process_wall_s": r16["process_wall_s"],
+                              "peak_rss_mb": r16["peak_rss_mb"], **dn_difference(fp32_cog, fp16_cog),
+                              "pixels": "real (shared/data/real_pixels)" if _real_pixels(args.source) else "synthetic"}
+        _print_progress(result, args.json)
+
+        # 5. ONNX Runtime session options
+        if args.ort_rounds > 0:
+            result["onnxruntime_options"] = ort_options(onnx_path, result["s2sr"]["read_shape"], threads,
+                                                        args.ort_rounds)
+        _print_progress(result, args.json)
+
+        # 6. tile-size sweep on the main product
+        rows = []
+        for ts in sweep:
+            r = run_s2sr(product, out, card, ts, threads)
+            g = tile_geometry(args.size, ts, 2, 32)
+            rows.append({"tile_size": ts, "tiles": r["tiles"], "read_shape": r.get("read_shape", g["read_shape"]),
+                         "margin_overhead": r.get("margin_overhead", g["margin_overhead"]),
+                         "full_product_margin_overhead": tile_geometry(FULL, ts, 2, 32)["margin_overhead"],
+                         "process_wall_s": r["process_wall_s"], "peak_rss_mb": r["peak_rss_mb"],
+                         "output_mpx_per_s": out_px / 1e6 / r["process_wall_s"]})
+        if rows:
+            result["tile_size_sweep"] = rows
+        _print_progress(result, args.json)
+
+        # 7. peak RSS per product size
+        series = []
+        for size in sizes:
+            r = run_s2sr(product_of(size), out, card, tile_size, threads)
+            series.append({"product_px": size, "fraction_of_tile": (size / FULL) ** 2,
+                           "peak_rss_mb": r["peak_rss_mb"], "process_wall_s": r["process_wall_s"],
+                           "tiles": r["tiles"]})
+        if series:
+            result["rss_by_product_size"] = series
+            if len(series) > 1:
+                a, b = series[0], series[-1]
+                result["rss_slope_mb_per_output_mpx"] = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (
+                    4 * (b["product_px"] ** 2 - a["product_px"] ** 2) / 1e6)
     result["machine"]["load_average_end"] = load_average()
     result = rounded(result)
     text = json.dumps(result, indent=2)
@@ -521,9 +525,12 @@ def _real_pixels(source: str) -> bool:
     return source != "synthetic" and find_real_pixels() is not None
 
 
-def _print_progress(result: dict[str, Any]) -> None:
+def _print_progress(result: dict[str, Any], path: Path | None = None) -> None:
+    """The figures so far on stderr (and in ``path``: a long run interrupted keeps what it measured)."""
     print(json.dumps(rounded({k: v for k, v in result.items() if k in ("s2sr", "pure_onnxruntime")})),
           file=sys.stderr, flush=True)
+    if path is not None:
+        path.write_text(json.dumps(rounded({**result, "complete": False}), indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
