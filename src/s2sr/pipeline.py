@@ -3,8 +3,7 @@
 read (source grid, margins, NaN past the product) → :func:`s2sr.inference.infer` → crop
 margins → write.  Reading the next tile and writing the last one run in two background
 threads while the model works on the current one (bounded queues: memory stays at a few
-tiles); those threads run at a lower priority (nice +10), so on a small machine they take the
-cores the model leaves idle rather than the model's.  GDAL's block cache is bounded
+tiles).  GDAL's block cache is bounded
 (:data:`GDAL_CACHE_BYTES`, unless ``GDAL_CACHEMAX`` is set) so memory does not grow with the
 product.  On a GPU several tiles go to the model per call (``RunOptions.batch``).
 """
@@ -47,8 +46,10 @@ log = logging.getLogger(__name__)
 #: GDAL block cache during a run (GDAL's default is 5 % of RAM, which the output's blocks
 #: fill as the product grows): 64 MB holds the tiles in flight.  ``GDAL_CACHEMAX`` overrides it.
 GDAL_CACHE_BYTES = 64 * 2**20
-#: Niceness of the read and write threads (Linux: per thread), below the model's threads.
-IO_NICE = 10
+#: Niceness of the read and write threads (Linux: per thread).  0: measured on the 2-core machine
+#: (benchmarks/run.py, ``pipeline_ratio_io_nice_10``), lowering them (+10) made runs slower, not
+#: faster: starved reads stall the model more than their CPU slows it.
+IO_NICE = 0
 
 
 class Progress(Protocol):
@@ -198,7 +199,9 @@ def super_resolve(
 
 
 def _lower_priority() -> None:
-    """Thread initializer: run this thread below the model's (Linux niceness is per thread)."""
+    """Thread initializer: run this thread at niceness :data:`IO_NICE` (Linux: per thread)."""
+    if not IO_NICE:
+        return
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IO_NICE)
     except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
