@@ -18,7 +18,7 @@ from PIL import Image
 
 from s2sr.cli import main as s2sr_main
 from s2sr.errors import OutputError
-from s2sr.outputs.stac import merge_collection
+from s2sr.outputs.collection import merge_collection
 from s2sr.outputs.staging import STAGING_DIR
 from s2sr.outputs.store import Store
 from s2sr.outputs.thumbnail import read_quicklook

@@ -480,7 +480,7 @@ def test_pypgstac_load_then_search_and_stacit(local: dict[str, Path], s3: dict[s
 
 
 def test_collection_summaries_and_extent_follow_the_items() -> None:
-    from s2sr.outputs.stac import merge_collection
+    from s2sr.outputs.collection import merge_collection
 
     def item(i: int, l1: float, sam: float, model: str) -> dict[str, Any]:
         return {"id": f"i{i}", "bbox": [10 + i, 50, 11 + i, 51],

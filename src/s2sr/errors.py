@@ -80,3 +80,32 @@ class NothingFoundError(UserError):
 
 class ProcessingError(S2SRError):
     """A failure while processing valid input (I/O error mid-run, runtime failure)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGINT: exit code 130, SIGTERM: 143).
+
+    A ``KeyboardInterrupt``, so ``except Exception`` never swallows it and every clean-up
+    (``finally``, context managers) runs on the way out.  ``state`` says what the interruption
+    left behind, for the one line the CLI prints; code that knows more (the publisher, after
+    the item is written) sets it.
+    """
+
+    def __init__(self, signum: int = 2, state: str = "no output was published") -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.state = state
+
+    @property
+    def signal_name(self) -> str:
+        return {2: "SIGINT", 15: "SIGTERM"}.get(self.signum, f"signal {self.signum}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def interruption_state(exc: BaseException) -> str:
+    """What an interruption left behind (``Interrupted.state``; a plain ``KeyboardInterrupt``
+    may carry the publisher's ``s2sr_state`` too)."""
+    return getattr(exc, "state", None) or getattr(exc, "s2sr_state", None) or "no output was published"

@@ -11,6 +11,10 @@ input had none: output nodata == input nodata at the output resolution, nothing 
 * any remaining NaN is filled per band with its nearest valid value.
 
 A window with no valid pixel is not run through the model.
+
+A model output that is not finite (NaN, ±Inf: a broken or mis-scaled model) is never written
+as data: :func:`infer` raises :class:`~s2sr.errors.ProcessingError` naming the model and how
+many values were not finite, so nothing is published (README, "Failure behaviour").
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .errors import ProcessingError
 from .models.runtime import Model
 
 
@@ -73,6 +78,22 @@ def restore_nodata(output: np.ndarray, window: np.ndarray, factor: int) -> np.nd
     return output
 
 
+def _check_finite(model: Model, y: np.ndarray) -> None:
+    finite = np.isfinite(y)
+    if finite.all():
+        return
+    bad = y[~finite]
+    n_nan = int(np.isnan(bad).sum())
+    n_pos = int((bad == np.inf).sum())
+    n_neg = bad.size - n_nan - n_pos
+    parts = ", ".join(f"{n} {what}" for n, what in ((n_nan, "NaN"), (n_pos, "+Inf"), (n_neg, "-Inf")) if n)
+    raise ProcessingError(
+        f"model {model.name} produced {bad.size} non-finite value(s) of {y.size} in a tile ({parts}); "
+        "nothing was published",
+        hint="check the model and its input scaling (reflectance x 10000)",
+    )
+
+
 def infer(model: Model, window: np.ndarray) -> np.ndarray:
     """Super-resolve one window: ``(bands, h, w)`` → ``(bands, h·f, w·f)`` float32, NaN kept.
 
@@ -89,6 +110,7 @@ def infer(model: Model, window: np.ndarray) -> np.ndarray:
     todo = [i for i, item in enumerate(filled) if item is not None]
     if todo:
         y = model.predict(np.stack([filled[i] for i in todo]))  # type: ignore[misc]
+        _check_finite(model, y)
         for k, i in enumerate(todo):
             out[i] = restore_nodata(y[k], batch[i], f)
     return out[0] if single else out

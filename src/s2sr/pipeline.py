@@ -28,6 +28,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from . import interrupt
 from .cpus import available_cpus
 from .grid import Grid
 from .inference import infer
@@ -243,6 +244,7 @@ def _run_model(
     free: queue.SimpleQueue[BandReader] = queue.SimpleQueue()  # one reader per read thread (not thread-safe)
 
     def read(tiles: list[Tile]) -> np.ndarray:
+        interrupt.check()
         t0 = time.perf_counter()
         reader = free.get()
         try:
@@ -299,6 +301,7 @@ def _run_model(
 
             depth = workers + model_workers
             for tiles, fut in _prefetch(groups, lambda g: read_pool.submit(read, g), depth=depth):
+                interrupt.check()  # a signal swallowed by native code stops the run here
                 window = fut.result()
                 if model_pool is None:
                     running.append((tiles, window, _done(model(window))))

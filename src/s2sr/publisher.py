@@ -9,9 +9,14 @@ Order (a consumer who can read an item can read every asset it names):
 2. look for the item: same input, model digest and options → skip ("already done");
    produced otherwise → refuse unless ``overwrite``;
 3. run the pipeline into a local staging folder (COGs via CogWriter), make the quicklook;
-4. remove the old item (overwrite) and any leftovers of an interrupted run under the item's prefix;
-5. upload the data objects, then write the item, then update the collection
-   (compare-and-swap, retried, so concurrent writers keep each other's items).
+4. stage the files in the destination under temporary names (:mod:`s2sr.outputs.transaction`);
+5. look again: an identical item published meanwhile by another run of the product → skip;
+6. remove the old item (overwrite), move the files to their final names, write the item —
+   any failure or interruption before the item is written removes what was placed;
+7. remove files of earlier runs the item does not name, then update the collection
+   (compare-and-swap, retried, so concurrent writers keep each other's items; a missing
+   collection is rebuilt from the items beside it; a rerun adds an item a run interrupted
+   before this step left out).
 """
 
 from __future__ import annotations
@@ -27,13 +32,16 @@ from typing import Any
 
 import yaml
 
+from . import interrupt
 from .defaults import DEFAULT_COLLECTION
-from .errors import OutputError, ProcessingError
+from .errors import Interrupted, OutputError, ProcessingError, S2SRError
 from .models import Model, ModelCard
+from .outputs.collection import merge_collection
 from .outputs.naming import MULTIBAND
-from .outputs.stac import DataAsset, ItemFacts, build_item, footprint, merge_collection, run_key
+from .outputs.stac import DataAsset, ItemFacts, build_item, footprint, run_key
 from .outputs.store import Store
 from .outputs.thumbnail import read_quicklook, write_png
+from .outputs.transaction import Placement
 from .pipeline import ProgressFactory, RunResult, execute
 from .plan import RunOptions, RunPlan, as_plan
 from .products import Product
@@ -85,7 +93,7 @@ def publish(
     _check_collection_id(collection)
     plan = as_plan(product, model, options)
     prod, mdl, card, opts = plan.product, plan.model, plan.card, plan.options
-    sisr_name, item_id = plan.sisr_name, plan.item_id
+    item_id = plan.item_id
     run_options: dict[str, Any] = {
         "roi_pixels": list(plan.roi_pixels),
         "tile_size": opts.tile_size,
@@ -107,10 +115,7 @@ def publish(
     if existing is not None:
         why = _why_different(existing, mdl, key, prod.info.product_id)
         if why is None and not overwrite:
-            log.warning("already done: %s (same input, model and options); use --overwrite to redo it", item_url)
-            return Published(item_url, coll_url, {k: _absolute(a["href"], item_url)
-                                                  for k, a in existing.get("assets", {}).items()},
-                             skipped=True, timings={"total": time.perf_counter() - t_start})
+            return _already_done(store, existing, coll_key, item_url, coll_url, collection, t_start)
         if why is not None and not overwrite:
             raise OutputError(
                 f"item {item_url} already exists and was {why}",
@@ -144,23 +149,101 @@ def publish(
         timings["stac"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        if existing is not None:
-            store.remove(item_key)  # no consumer may see the old item while its assets change
-        store.remove_stray(item_dir)
-        nbytes = 0
-        for k, (path, name) in files.items():
-            nbytes += path.stat().st_size
-            store.put_file(path, f"{item_dir}/{name}")
+        placement = Placement(store, item_dir, staging)
+        try:
+            try:
+                nbytes = placement.stage({name: path for path, name in files.values()})
+            except S2SRError:
+                if _finished_meanwhile(store, item_key, mdl, key, prod.info.product_id, overwrite):
+                    placement.abort()
+                    return _already_done(store, None, coll_key, item_url, coll_url, collection, t_start)
+                raise
+            # another run of the same product may have finished while this one worked
+            now = _read_json(store, item_key)
+            if now is not None and existing is None:
+                why = _why_different(now, mdl, key, prod.info.product_id)
+                if why is None and not overwrite:
+                    placement.abort()
+                    log.info("another run published %s meanwhile", item_url)
+                    return _already_done(store, now, coll_key, item_url, coll_url, collection, t_start)
+                if why is not None and not overwrite:
+                    raise OutputError(f"item {item_url} was published meanwhile by another run and was {why}",
+                                      hint="pass --overwrite to replace it")
+            if now is not None:
+                store.remove(item_key)  # no consumer may see the old item while its assets change
+            interrupt.check()
+            placement.commit(f"{item_id}.json", _json_bytes(item))
+        except BaseException:
+            placement.abort()
+            raise
+        for k in files:
             log.info("published %s", assets[k])
-        store.put_bytes(item_key, _json_bytes(item))
+        # files of earlier or interrupted runs that this item does not name
+        store.remove_stray(item_dir, keep=[f"{item_dir}/{name}" for _, name in files.values()] + [item_key])
         timings["upload"] = time.perf_counter() - t0
         timings["upload_bytes"] = float(nbytes)
     t0 = time.perf_counter()
-    update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url, item_url=item_url)
+    try:
+        update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url, item_url=item_url)
+    except KeyboardInterrupt as exc:
+        _note_state(exc, f"item {item_url} is published but not yet listed in {coll_url}; rerun to add it")
+        raise
+    except Exception:
+        placement.rollback()  # no item outside its collection: a failed run shows nothing
+        raise
     timings["collection"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     log.info("published item %s in collection %s", item_url, coll_url)
     return Published(item_url, coll_url, assets, result=result, timings=timings)
+
+
+def _already_done(
+    store: Store, item: dict[str, Any] | None, coll_key: str, item_url: str, coll_url: str, collection: str,
+    t_start: float,
+) -> Published:
+    """The "already done" answer, after making sure the collection lists the item (a run
+    interrupted between the item and the collection left it out)."""
+    item = item if item is not None else _read_json(store, f"{collection}/{_item_key_of(item_url)}")
+    if item is not None:
+        coll = _read_collection(store, coll_key, coll_url)
+        listed = coll is not None and any(
+            lk.get("rel") == "item" and _absolute(str(lk.get("href", "")), coll_url) == item_url
+            for lk in coll.get("links", []))
+        if not listed:
+            log.warning("%s did not list %s (an interrupted run); adding it", coll_url, item_url)
+            try:
+                update_collection(store, coll_key, item, collection_id=collection, collection_url=coll_url,
+                                  item_url=item_url)
+            except KeyboardInterrupt as exc:
+                _note_state(exc, f"item {item_url} is published but not yet listed in {coll_url}; rerun to add it")
+                raise
+    log.warning("already done: %s (same input, model and options); use --overwrite to redo it", item_url)
+    assets = {k: _absolute(a["href"], item_url) for k, a in (item or {}).get("assets", {}).items()}
+    return Published(item_url, coll_url, assets, skipped=True, timings={"total": time.perf_counter() - t_start})
+
+
+def _item_key_of(item_url: str) -> str:
+    """``ITEM_ID/ITEM_ID.json`` from an item URL."""
+    return "/".join(item_url.rstrip("/").rsplit("/", 2)[-2:])
+
+
+def _finished_meanwhile(store: Store, item_key: str, mdl: Model, key: str, source_id: str, overwrite: bool) -> bool:
+    """True if an identical item appeared while this run worked (another run of the same product)."""
+    if overwrite:
+        return False
+    try:
+        now = _read_json(store, item_key)
+    except S2SRError:
+        return False
+    return now is not None and _why_different(now, mdl, key, source_id) is None
+
+
+def _note_state(exc: BaseException, state: str) -> None:
+    """Say what an interruption left behind (printed by the CLI instead of "no output was published")."""
+    if isinstance(exc, Interrupted):
+        exc.state = state
+    else:
+        exc.s2sr_state = state  # type: ignore[attr-defined]
 
 
 def super_resolve_to(
@@ -184,14 +267,18 @@ def update_collection(
     store: Store, coll_key: str, item: dict[str, Any], *, collection_id: str, collection_url: str, item_url: str,
     relative: bool | None = None,
 ) -> dict[str, Any]:
-    """Add ``item`` to the collection at ``coll_key`` (created if missing): read, merge,
-    conditional write; retried with backoff when another writer changed it meanwhile.
+    """Add ``item`` to the collection at ``coll_key``: read, merge, conditional write; retried
+    with backoff when another writer changed it meanwhile.  A missing collection is rebuilt
+    from every item under its folder (not just this one); a damaged one is an error.
     ``relative`` (default: for a local store): relative links, no ``self`` (a self-contained catalogue)."""
     if relative is None:
         relative = store.is_local
     for attempt in range(_COLLECTION_RETRIES):
         data, token = store.read_versioned(coll_key)
-        current = json.loads(data) if data else None
+        current = _parse_collection(data, collection_url) if data else None
+        if current is None:
+            current = _rebuild_collection(store, coll_key, collection_id=collection_id, collection_url=collection_url,
+                                          skip=item_url, relative=relative)
         merged = merge_collection(current, item, collection_id=collection_id, collection_url=collection_url,
                                   item_url=item_url, relative=relative)
         if store.write_if_unchanged(coll_key, _json_bytes(merged), token):
@@ -203,6 +290,45 @@ def update_collection(
         f"could not update {collection_url}: other writers kept changing it ({_COLLECTION_RETRIES} attempts)",
         hint="rerun: the item is published and the next run adds it to the collection",
     )
+
+
+def _parse_collection(data: bytes, collection_url: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or doc.get("type") != "Collection":
+        raise OutputError(
+            f"{collection_url} is not valid JSON of a STAC collection (damaged or cut short)",
+            hint="move it away and rerun: s2sr rebuilds it from the items beside it",
+        )
+    return doc
+
+
+def _read_collection(store: Store, coll_key: str, collection_url: str) -> dict[str, Any] | None:
+    data = store.read_bytes(coll_key)
+    return _parse_collection(data, collection_url) if data else None
+
+
+def _rebuild_collection(
+    store: Store, coll_key: str, *, collection_id: str, collection_url: str, skip: str, relative: bool
+) -> dict[str, Any] | None:
+    """The collection of every item found under its folder (``ID/ID.json``), or None if none."""
+    folder = coll_key.rsplit("/", 1)[0]
+    coll: dict[str, Any] | None = None
+    for key in store.item_keys(folder):
+        url = store.url(key)
+        if url == skip:
+            continue
+        doc = _read_json(store, key)
+        if doc is None or doc.get("type") != "Feature" or doc.get("collection") != collection_id:
+            continue
+        coll = merge_collection(coll, doc, collection_id=collection_id, collection_url=collection_url, item_url=url,
+                                relative=relative)
+    if coll is not None:
+        n = sum(1 for lk in coll["links"] if lk.get("rel") == "item")
+        log.warning("%s was missing: rebuilt from %d item(s) found beside it", collection_url, n)
+    return coll
 
 
 def _why_different(existing: dict[str, Any], mdl: Model, key: str, source_id: str) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from . import demo, evaluate, models, openeo, run
+from . import batch, demo, evaluate, models, openeo, run
 from ._common import PROG, error_boundary, verbosity
 
 
@@ -25,7 +25,7 @@ def main() -> None:
     """Super-resolve Sentinel-2 products to 5 m with ONNX models, tile by tile, into COGs."""
 
 
-for command in (run.run, demo.demo_product, models.models, evaluate.evaluate, openeo.openeo_group):
+for command in (run.run, batch.batch, demo.demo_product, models.models, evaluate.evaluate, openeo.openeo_group):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

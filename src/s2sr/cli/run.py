@@ -76,6 +76,11 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
 @click.option("--s3-endpoint", default=None, metavar="URL",
               help="S3-compatible endpoint (default: AWS_ENDPOINT_URL or AWS). Credentials: standard AWS variables.")
 @click.option("--create-bucket", is_flag=True, help="Create the s3:// bucket if it does not exist.")
+@click.option("--allow-local-assets", is_flag=True,
+              help="Let a remote STAC item name local files or GDAL /vsi paths (refused by default).")
+@click.option("--stac-catalog", is_flag=True,
+              help="Also link the item(s) from DEST/catalog.json: a self-contained STAC catalog with relative "
+              "hrefs (what an EO Application Package's output directory holds).")
 @search_options
 @verbose_option
 def run(
@@ -93,6 +98,7 @@ def run(
     overwrite: bool,
     s3_endpoint: str | None,
     create_bucket: bool,
+    stac_catalog: bool,
     **params: Any,
 ) -> None:
     """Super-resolve INPUT, or every item of a STAC API search, and publish COGs and STAC items under DEST.
@@ -115,6 +121,12 @@ def run(
     for plan in plans:
         pub = publish(plan, output_dir, collection=collection, overwrite=overwrite,
                       s3_endpoint=s3_endpoint, create_bucket=create_bucket, progress=TqdmProgress)
+        if stac_catalog:
+            from ..outputs.catalog import add_to_catalog
+            from ..outputs.store import Store
+
+            catalog = add_to_catalog(Store(output_dir, s3_endpoint=s3_endpoint), [pub.item_url])
+            click.echo(f"{catalog}  (STAC catalog)")
         if pub.skipped or pub.result is None:
             click.echo(f"{pub.sisr}  (already done: {pub.item_url}; --overwrite redoes it)")
             continue
@@ -129,4 +141,5 @@ def run(
         click.echo(f"{pub.item_url}  (STAC item, in {pub.collection_url})")
 
 
-_SEARCH_KEYS = ("stac_api", "collections", "ids", "bbox", "datetime_", "max_cloud", "max_items", "require")
+_SEARCH_KEYS = ("stac_api", "collections", "ids", "bbox", "datetime_", "max_cloud", "max_items", "require",
+                "allow_local_assets")

@@ -69,6 +69,7 @@ def select_products(
     max_items: int | None = None,
     require: bool = False,
     sre: bool = False,
+    allow_local_assets: bool = False,
 ) -> Selection:
     """The opened products to process: INPUT's, or those of the STAC API search."""
     from ..products import open_product
@@ -80,7 +81,7 @@ def select_products(
             raise UserError("--collection/--ids/--bbox/--datetime/--max-cloud need --stac-api URL")
         if input_path is None:
             raise UserError("give an INPUT product (path, zip, STAC item file or URL) or --stac-api URL")
-        return Selection((open_product(input_path, sre=sre),))
+        return Selection((open_product(input_path, sre=sre, allow_local_assets=allow_local_assets),))
     if input_path is not None:
         raise UserError("give either INPUT or --stac-api, not both")
 
@@ -96,4 +97,4 @@ def select_products(
             raise NothingFoundError(msg, hint="widen the search, or drop --require to accept an empty result")
         return Selection((), message=msg + "; nothing to do")
     log.info("%d item(s) found on %s", len(items), stac_api)
-    return Selection(tuple(StacProduct(it) for it in items))
+    return Selection(tuple(StacProduct(it, allow_local_assets=allow_local_assets) for it in items))

@@ -25,6 +25,8 @@ from .resolve import resolve_card
 log = logging.getLogger(__name__)
 
 INPUT_NAME = "input"
+_QUIET_RUN = ort.RunOptions()
+_QUIET_RUN.log_severity_level = 4  # ONNX Runtime's own error log line stays off stderr
 _PROBE_SIZE = 32  # input pixels per side of the dummy tile used to validate a model
 
 
@@ -86,7 +88,7 @@ class Model:
             if self.io_binding:
                 y = self._run_bound(x)
             else:
-                (y,) = self.session.run(None, {INPUT_NAME: x})[:1]
+                (y,) = self.session.run(None, {INPUT_NAME: x}, _QUIET_RUN)[:1]
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ProcessingError(f"inference failed in model {self.name}: {exc}") from exc
         return np.asarray(y, dtype=np.float32)
@@ -96,7 +98,7 @@ class Model:
         binding.bind_cpu_input(INPUT_NAME, x)  # one host→device copy
         device = "cpu" if self.device == "cpu" else "cuda"
         binding.bind_output(self.session.get_outputs()[0].name, device)  # allocated where the model runs
-        self.session.run_with_iobinding(binding)
+        self.session.run_with_iobinding(binding, _QUIET_RUN)
         return binding.copy_outputs_to_cpu()[0]
 
 
@@ -167,7 +169,7 @@ def session_options(
     spin = "1" if spinning else "0"
     so.add_session_config_entry("session.intra_op.allow_spinning", spin)
     so.add_session_config_entry("session.inter_op.allow_spinning", spin)
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # fatal only: a failing run is reported by s2sr, in one line
     return so
 
 

@@ -20,13 +20,18 @@ from types import TracebackType
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.windows import Window
 
 from ..errors import OutputError, ProcessingError
 from ..grid import Grid
 from .bandstats import BandStats, StatsAccumulator
+from .space import FULL_BYTES, is_no_space, no_space_error, out_of_space
 
 log = logging.getLogger(__name__)
+
+#: What GDAL raises through rasterio when a write fails (CPLE_* from ``close``, RasterioIOError from ``write``).
+_GDAL_ERRORS = (rasterio.errors.RasterioError, CPLE_BaseError)
 
 NODATA = -10000
 SCALE = 1e-4
@@ -103,6 +108,9 @@ class CogWriter:
         try:
             self._ds = rasterio.open(self._staging, "w", **profile)
         except rasterio.errors.RasterioIOError as exc:
+            full = no_space_error(self._staging.parent, exc)
+            if full is not None:
+                raise full from None
             raise OutputError(f"cannot write {self._staging.parent}: {str(exc).splitlines()[0]}") from None
         for i, name in enumerate(self.band_names, start=1):
             self._ds.set_band_description(i, name)
@@ -114,7 +122,10 @@ class CogWriter:
         """Write float ``data`` (bands, rows, cols; NaN = nodata) at ``window`` of the grid."""
         assert self._ds is not None, "use CogWriter as a context manager"
         block = to_int16(data)
-        self._ds.write(block, window=window)
+        try:
+            self._ds.write(block, window=window)
+        except _GDAL_ERRORS as exc:
+            raise self._failed(exc) from None
         self._stats.add(block)  # each window is written once: statistics without reading the file back
 
     @property
@@ -130,7 +141,11 @@ class CogWriter:
     ) -> None:
         try:
             if self._ds is not None:
-                self._ds.close()
+                try:
+                    self._ds.close()
+                except _GDAL_ERRORS as err:
+                    if exc_type is None:
+                        raise self._failed(err) from None
             if exc_type is None:
                 self._finish()
         finally:
@@ -141,11 +156,25 @@ class CogWriter:
         t0 = time.perf_counter()
         try:
             rasterio.shutil.copy(self._staging, self._cog_tmp, driver="COG", **COG_OPTIONS)
-        except rasterio.errors.RasterioError as exc:
-            raise ProcessingError(f"writing COG {self.path.name} failed: {exc}") from None
+        except _GDAL_ERRORS as exc:
+            raise self._failed(exc) from None
+        if out_of_space(self.path.parent, FULL_BYTES):  # GDAL may not report a copy cut short at the end
+            raise no_space_error(self.path.parent, low=FULL_BYTES) or ProcessingError(f"no space left: {self.path}")
         os.replace(self._cog_tmp, self.path)
         self.finish_seconds = time.perf_counter() - t0
         log.info("wrote %s (COG finish %.2f s)", self.path, self.finish_seconds)
+
+
+    def _failed(self, exc: BaseException) -> ProcessingError:
+        """One line for a failed write: "no space left" when the filesystem is full, else GDAL's cause."""
+        full = no_space_error(self.path.parent, exc)
+        if full is not None:
+            return full
+        cause = exc
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        return ProcessingError(f"writing COG {self.path.name} failed: {text}")
 
 
 def check_writable_dir(path: str | Path) -> Path:
@@ -157,6 +186,9 @@ def check_writable_dir(path: str | Path) -> Path:
         probe.touch()
         probe.unlink()
     except OSError as exc:
+        full = no_space_error(p, exc) if is_no_space(exc) else None
+        if full is not None:
+            raise full from None
         reason = exc.strerror or type(exc).__name__
         raise OutputError(
             f"output directory {p} cannot be written: {reason}",

@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ import fsspec
 
 from ..errors import OutputError, ProcessingError
 from ..remote.aws import CREDENTIAL_VARIABLES, S3Settings, credentials_hint, redact_url, s3fs_options
+from .space import is_no_space, no_space_error
 from .staging import STAGING_DIR, staging_dir
 
 log = logging.getLogger(__name__)
@@ -199,6 +201,8 @@ class Store:
             )
         if code:
             return ProcessingError(f"the object store answered {code} while {action} at {where}")
+        if self.is_local and is_no_space(exc):
+            return no_space_error(self.root, exc) or ProcessingError(f"no space left on device at {where}")
         if isinstance(exc, OSError) and exc.strerror:
             return OutputError(f"destination {where} cannot be written: {exc.strerror} while {action}")
         return ProcessingError(f"{action} at {where} failed: {type(exc).__name__}")
@@ -233,6 +237,21 @@ class Store:
             raise
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"reading {key}") from None
+
+    def item_keys(self, folder: str) -> list[str]:
+        """The keys ``FOLDER/ID/ID.json`` (the STAC items of a collection folder)."""
+        base = self.path(folder)
+        try:
+            self.fs.invalidate_cache(base)
+            found = self.fs.glob(f"{base}/*/*.json")
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"listing the items under {folder}") from None
+        keys = []
+        for f in found:
+            parts = str(f).rstrip("/").rsplit("/", 2)
+            if len(parts) == 3 and parts[2] == f"{parts[1]}.json":
+                keys.append(f"{folder.strip('/')}/{parts[1]}/{parts[2]}")
+        return sorted(keys)
 
     def exists(self, key: str) -> bool:
         try:
@@ -279,6 +298,9 @@ class Store:
             self._retry_transient(lambda: self.fs.pipe_file(dest, data), key)
         except OSError as exc:
             if self.is_local:
+                full = no_space_error(dest, exc) if is_no_space(exc) else None
+                if full is not None:
+                    raise full from None
                 raise OutputError(f"destination {self.display} cannot be written: {exc.strerror}") from None
             raise self._error(exc, f"writing {key}") from None
         except Exception as exc:  # noqa: BLE001
@@ -348,10 +370,20 @@ class Store:
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"removing {key}") from None
 
-    def remove_stray(self, prefix: str) -> int:
-        """Delete every object under ``prefix`` (and abort unfinished S3 multipart uploads there)."""
+    def copy(self, src: str, dest: str) -> None:
+        """Copy the object at ``src`` to ``dest`` within the store (server-side on object stores)."""
+        try:
+            self._retry_transient(lambda: self.fs.copy(self.path(src), self.path(dest)), dest)
+            self.fs.invalidate_cache(self.path(dest))
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"copying {src} to {dest}") from None
+
+    def remove_stray(self, prefix: str, keep: Collection[str] = ()) -> int:
+        """Delete every object under ``prefix`` but the keys in ``keep`` (and abort unfinished S3
+        multipart uploads there)."""
         n = 0
         path = self.path(prefix)
+        kept = {self.path(k) for k in keep}
         try:
             if self.protocol == "s3":
                 bucket, k = path.split("/", 1)
@@ -361,11 +393,11 @@ class Store:
                     n += 1
             self.fs.invalidate_cache(path)
             if self.fs.exists(path):
-                found = self.fs.find(path)
+                found = [f for f in self.fs.find(path) if f.rstrip("/") not in kept]
                 if found:
                     n += len(found)
                     self.fs.rm(found)
-                if self.is_local:
+                if self.is_local and not kept:
                     shutil.rmtree(path, ignore_errors=True)
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, f"removing leftovers under {prefix}") from None

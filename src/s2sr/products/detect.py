@@ -49,16 +49,17 @@ def detect_kind(source: str | Path) -> str | None:
     return None
 
 
-def open_product(source: str | Path | Product, *, sre: bool = False) -> Product:
+def open_product(source: str | Path | Product, *, sre: bool = False, allow_local_assets: bool = False) -> Product:
     """Open a product from a path, detecting its format from its content.
 
     Supported: Theia L2A/L3A (directory or zip), ESA SAFE L1C / Sen2Cor L2A (directory or zip),
     STAC items (local JSON or URL).  ``sre`` selects Theia SRE bands over FRE.
+    ``allow_local_assets``: let a remote STAC item name local files (never by default).
     """
     if isinstance(source, Product):
         return source
     if detect_kind(str(source)) == "stac" and not Path(str(source)).is_dir():
-        return StacProduct(str(source))
+        return StacProduct(str(source), allow_local_assets=allow_local_assets)
     path = Path(source)
     if not path.exists():
         raise ProductError(f"input {path} does not exist", hint="give the path of a product folder or zip")
@@ -66,7 +67,7 @@ def open_product(source: str | Path | Product, *, sre: bool = False) -> Product:
         raise ProductError(f"input {path} is not readable (permission denied)")
     kind = detect_kind(path)
     if kind == "stac":
-        return StacProduct(path)
+        return StacProduct(path, allow_local_assets=allow_local_assets)
     if kind == "safe":
         return SafeProduct(path)
     if kind == "theia":

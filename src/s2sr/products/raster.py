@@ -6,10 +6,11 @@ from __future__ import annotations
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from ..errors import CredentialsError, InputError, ProductError
+from ..errors import CredentialsError, InputError, ProductError, RemoteError
 from ..grid import Grid
-from ..remote.aws import credentials_hint
+from ..remote.aws import credentials_hint, redact_url
 from ..remote.gdal import gdal_options
+from ..remote.http import http_timeout, retry_settings
 
 
 def grid_of(href: str) -> Grid:
@@ -23,8 +24,15 @@ def grid_of(href: str) -> Grid:
 
 def open_error(href: str, exc: Exception, what: str) -> InputError:
     """One clear error for a band that GDAL cannot open (S3 refusals name the variables to check)."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = redact_url(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+    what, href = redact_url(what), redact_url(href)
     denied = ("403", "Access Denied", "AccessDenied", "InvalidAccessKeyId", "signature", "SignatureDoesNotMatch")
     if href.startswith("/vsis3/") and any(d in text for d in denied):
         return CredentialsError(f"{what}: access denied (HTTP 403) by the S3 store", hint=credentials_hint("check"))
+    if href.startswith(("/vsicurl/", "/vsis3/")) and ("timed out" in text.lower() or "timeout" in text.lower()):
+        retries, _ = retry_settings()
+        return RemoteError(
+            f"{what}: the server timed out (no answer within {http_timeout():g} s, {retries + 1} attempts)",
+            hint="check the server, or raise S2SR_HTTP_TIMEOUT / S2SR_HTTP_RETRIES (README: Failure behaviour)",
+        )
     return ProductError(f"{what} ({href})" if href not in what else what, hint=text)

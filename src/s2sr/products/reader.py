@@ -22,7 +22,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from ..errors import ProcessingError
+from ..errors import InputError, ProcessingError, ProductError
 from ..grid import Grid
 from ..remote.gdal import gdal_options
 from .base import BandSource, Product
@@ -136,9 +136,7 @@ class BandReader:
                     data = ds.read(1, window=win, boundless=False)
                 data = data.astype(np.float64 if data.dtype == np.float64 else np.float32, copy=False)
             except RasterioIOError as exc:
-                raise ProcessingError(
-                    f"reading band {src.band} failed ({src.href}): {str(exc).splitlines()[0]}"
-                ) from None
+                raise read_error(src.band, src.href, self.product.info.product_id, exc) from None
             if nodata is not None and not np.isnan(nodata):
                 data[data == nodata] = np.nan
             if src.scale != 1.0 or src.offset != 0.0:
@@ -146,3 +144,32 @@ class BandReader:
             out[i, ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = data
         return out
 
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost message of a GDAL error chain (rasterio's "Read failed. See previous
+    exception for details." hides it in ``__cause__``)."""
+    msgs: list[str] = []
+    e: BaseException | None = exc
+    while e is not None and len(msgs) < 10:
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if text and "See previous exception" not in text:
+            msgs.append(text)
+        e = e.__cause__ or e.__context__
+    return msgs[-1] if msgs else type(exc).__name__
+
+
+def read_error(band: str, href: str, product_id: str, exc: BaseException) -> InputError | ProcessingError:
+    """One line for a band read that failed mid-run, naming the cause: a local file that is
+    damaged (truncated, corrupt) is bad input; a remote read that failed is a processing failure."""
+    cause = root_cause(exc)
+    if href.startswith(("/vsicurl/", "/vsis3/", "/vsigs/", "/vsiaz/")):
+        timed_out = "timed out" in cause.lower() or "timeout" in cause.lower()
+        return ProcessingError(
+            f"reading band {band} of {product_id} failed ({cause})",
+            hint="the server stalled: raise S2SR_HTTP_TIMEOUT / S2SR_HTTP_RETRIES or retry later" if timed_out
+            else "check the network and the server, then rerun",
+        )
+    return ProductError(
+        f"band {band} of {product_id} is damaged (truncated or corrupt): {cause}",
+        hint="download or extract the product again",
+    )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..bands import BANDS, canonical
 from ..errors import ProductError
+from .archive import open_zip, read_text_file, read_zip_text
 from .base import BandSource, Product, ProductInfo
 from .harmonise import Harmonisation, baseline_from_name, from_safe
 
@@ -178,22 +179,18 @@ class SafeProduct(Product):
         mtd = next((n for n in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml") if n in names), None)
         if mtd is None:
             raise ProductError(f"{path} holds no MTD_MSIL1C.xml / MTD_MSIL2A.xml", hint=f"expected {EXPECTED}")
-        return str(root.resolve()), names, mtd, (root / mtd).read_text(encoding="utf-8", errors="replace")
+        return str(root.resolve()), names, mtd, read_text_file(root / mtd)
 
     @staticmethod
     def _scan_zip(path: Path) -> tuple[str, list[str], str, str]:
-        try:
-            zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile:
-            raise ProductError(f"{path} is not a readable zip file", hint=f"expected {EXPECTED}") from None
-        with zf:
+        with open_zip(path, EXPECTED) as zf:
             all_names = zf.namelist()
             mtd = safe_metadata_member(all_names)
             if mtd is None:
                 raise ProductError(f"zip {path} holds no SAFE product", hint=f"expected {EXPECTED}")
             prefix = mtd.rsplit("/", 1)[0] + "/" if "/" in mtd else ""
             names = [n[len(prefix):] for n in all_names if n.startswith(prefix) and not n.endswith("/")]
-            text = zf.read(mtd).decode("utf-8", errors="replace")
+            text = read_zip_text(zf, mtd, path)
         root = f"/vsizip/{path.resolve()}" + (f"/{prefix.rstrip('/')}" if prefix else "")
         return root, names, mtd[len(prefix):], text
 

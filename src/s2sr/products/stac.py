@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pystac
 import requests
@@ -27,8 +28,9 @@ from pystac_client.stac_api_io import StacApiIO
 
 from ..bands import canonical
 from ..errors import InputError, ProductError, RemoteError
+from ..remote.aws import redact_url
 from ..remote.gdal import gdal_path, is_url
-from ..remote.http import fetch_json, retry_policy, retry_settings
+from ..remote.http import fetch_json, http_timeout, retry_policy, retry_settings
 from .bandmap import BandAsset, band_assets
 from .base import BandSource, Product, ProductInfo
 from .harmonise import Harmonisation, from_stac
@@ -84,13 +86,15 @@ class _Band:
 class StacProduct(Product):
     """A Sentinel-2 STAC item (Earth Search v0/v1, Planetary Computer, CDSE …)."""
 
-    def __init__(self, item: pystac.Item | str | Path) -> None:
+    def __init__(self, item: pystac.Item | str | Path, *, allow_local_assets: bool = False) -> None:
         self.item = item if isinstance(item, pystac.Item) else load_item(item)
         props = dict(self.item.properties)
         self.catalogue = _catalogue(self.item)
         self.info = self._info(props)
         self._bands: dict[str, _Band] = {}
         for band, asset in band_assets({k: a.to_dict() for k, a in self.item.assets.items()}).items():
+            if not allow_local_assets:
+                _check_locality(self.item, band, asset.href)
             rec = from_stac(props, asset.raster_band, product=self.item.id, source_kind=f"stac:{self.catalogue}")
             src = BandSource(band=band, href=gdal_path(asset.href), nodata=rec.nodata, scale=rec.scale,
                              offset=rec.offset)
@@ -118,7 +122,7 @@ class StacProduct(Product):
             when = when.replace(tzinfo=dt.UTC)
         return ProductInfo(
             satellite=sat, acquired=when.astimezone(dt.UTC), tile=tile, level=level,
-            product_id=item.id, href=item.get_self_href() or item.id, kind=f"stac:{self.catalogue}",
+            product_id=item.id, href=redact_url(item.get_self_href() or item.id), kind=f"stac:{self.catalogue}",
             extra={k: str(props[k]) for k in ("s2:processing_baseline", "s2:product_uri", "eo:cloud_cover")
                    if k in props},
         )
@@ -159,6 +163,26 @@ class StacProduct(Product):
         if len(recs) == 1:
             return next(iter(recs)).describe()
         return "; ".join(f"{k}: {v.record.describe()}" for k, v in self._bands.items())
+
+
+def _check_locality(item: pystac.Item, band: str, href: str) -> None:
+    """A remote item never makes s2sr read local files, and no item reaches GDAL's virtual file
+    systems (``/vsi…``) directly: both only with ``allow_local_assets`` (``--allow-local-assets``)."""
+    self_href = item.get_self_href() or ""
+    remote_item = urlparse(self_href).scheme in {"http", "https", "s3"}
+    scheme = urlparse(href).scheme
+    if href.startswith("/vsi"):
+        what = "a GDAL virtual path"
+    elif remote_item and scheme in {"", "file"}:
+        what = "a local file"
+    else:
+        return
+    origin = f"STAC item {item.id}" + (f" (from {redact_url(self_href)})" if remote_item else "")
+    raise ProductError(
+        f"{origin} names {what} for band {band} ({redact_url(href)}): refused, so that an item cannot make "
+        "s2sr read files of this machine",
+        hint="if you trust the item, pass --allow-local-assets",
+    )
 
 
 # -- metadata helpers ------------------------------------------------------------------
@@ -246,7 +270,7 @@ def search_items(search: Search) -> list[pystac.Item]:
         raise InputError("a STAC API search needs --ids, or --collection with --bbox and/or --datetime")
     retries, _ = retry_settings()
     try:
-        client = Client.open(search.api, stac_io=StacApiIO(max_retries=retry_policy(), timeout=30))
+        client = Client.open(search.api, stac_io=StacApiIO(max_retries=retry_policy(), timeout=http_timeout()))
         kw: dict[str, Any] = {}
         if search.collections:
             kw["collections"] = list(search.collections)

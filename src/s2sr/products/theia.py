@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..bands import BANDS, canonical
 from ..errors import ProductError
+from .archive import open_zip, read_text_file, read_zip_text
 from .base import BandSource, Product, ProductInfo
 
 log = logging.getLogger(__name__)
@@ -96,18 +97,12 @@ class TheiaProduct(Product):
         mtd = [n for n in names if n.endswith("_MTD_ALL.xml")]
         if not mtd and not any(_BAND_FILE_RE.search(n) for n in names):
             raise ProductError(f"{path} is not a Theia product", hint=f"expected {EXPECTED}")
-        text = (root / mtd[0]).read_text(encoding="utf-8", errors="replace") if mtd else None
+        text = read_text_file(root / mtd[0]) if mtd else None
         return str(root.resolve()), names, text
 
     @staticmethod
     def _scan_zip(path: Path) -> tuple[str, list[str], str | None]:
-        try:
-            zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile:
-            raise ProductError(f"{path} is not a readable zip file", hint=f"expected {EXPECTED}") from None
-        except OSError as exc:
-            raise ProductError(f"{path} cannot be read: {exc.strerror}") from None
-        with zf:
+        with open_zip(path, EXPECTED) as zf:
             all_names = zf.namelist()
             anchors = [n for n in all_names if n.endswith("_MTD_ALL.xml")] or [
                 n for n in all_names if _BAND_FILE_RE.search(n)
@@ -121,7 +116,7 @@ class TheiaProduct(Product):
                 if (n.rsplit("/", 1)[0] if "/" in n else "") == prefix and not n.endswith("/")
             ]
             mtd = [n for n in anchors if n.endswith("_MTD_ALL.xml")]
-            text = zf.read(mtd[0]).decode("utf-8", errors="replace") if mtd else None
+            text = read_zip_text(zf, mtd[0], path) if mtd else None
         root = f"/vsizip/{path.resolve()}" + (f"/{prefix}" if prefix else "")
         return root, names, text
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from .aws import S3Settings, credentials_hint, redact_url, s3_gdal_options, s3fs_options
 from .gdal import gdal_options, gdal_path, href_from_gdal_path, is_url
-from .http import fetch_json, retry_policy, retry_settings, session
+from .http import fetch_json, http_timeout, retry_policy, retry_settings, session
 
 __all__ = [
-    "S3Settings", "credentials_hint", "fetch_json", "gdal_options", "gdal_path", "href_from_gdal_path", "is_url",
+    "S3Settings", "credentials_hint", "fetch_json", "gdal_options", "gdal_path", "href_from_gdal_path", "http_timeout", "is_url",
     "redact_url", "retry_policy", "retry_settings", "s3_gdal_options", "s3fs_options", "session",
 ]

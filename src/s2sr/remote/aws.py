@@ -61,10 +61,22 @@ _CREDENTIAL_PARAMS = re.compile(
 )
 
 
-def redact_url(url: str) -> str:
-    """``url`` without credentials (never print or publish those that ride in a URL): no
-    ``user:password@``, no signature, token or key query parameters."""
-    parts = urlsplit(url)
+#: A URL inside any text (an error message, a log line, a GDAL path such as ``/vsicurl/URL``).
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_url(text: str) -> str:
+    """``text`` — a URL, or any text holding URLs — without credentials: the one redaction of
+    secrets that ride in URLs (no ``user:password@``, no signature, token or key query
+    parameters), for errors, logs, tracebacks and STAC documents alike."""
+    return _URL_IN_TEXT.sub(lambda m: _redact_one(m.group(0)), str(text))
+
+
+def _redact_one(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all (e.g. an unbalanced "[" in a message)
+        return re.sub(r"://[^/@]+@", "://", url)
     netloc = parts.netloc
     if parts.username or parts.password:
         netloc = netloc.rsplit("@", 1)[1]

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .aws import s3_gdal_options
-from .http import retry_settings
+from .http import http_timeout, retry_settings
 
 #: GDAL virtual file system prefixes → URL schemes (the prefix is replaced by ``scheme://``).
 _VSI_SCHEMES = {"/vsis3/": "s3", "/vsigs/": "gs"}
@@ -65,11 +65,13 @@ def gdal_options(paths: Iterable[str]) -> dict[str, str]:
     if not remote:
         return {}
     retries, backoff = retry_settings()
+    timeout = f"{http_timeout():g}"
     opts = {
         "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no directory listing per file opened
         "GDAL_HTTP_MAX_RETRY": str(retries),  # 429/5xx/timeouts retried, delay doubling
         "GDAL_HTTP_RETRY_DELAY": f"{backoff:g}",
-        "GDAL_HTTP_TIMEOUT": "60",
+        "GDAL_HTTP_TIMEOUT": timeout,  # S2SR_HTTP_TIMEOUT: the same budget as s2sr's own requests
+        "GDAL_HTTP_CONNECTTIMEOUT": timeout,
         "VSI_CACHE": "TRUE",
         "GDAL_HTTP_MULTIRANGE": "SINGLE_GET",
     }

@@ -2,7 +2,8 @@
 
 The policy: up to ``S2SR_HTTP_RETRIES`` retries (default 4) of connection errors,
 timeouts and answers 429/500/502/503/504, the delay doubling from ``S2SR_HTTP_BACKOFF``
-seconds (default 0.5); every request has a timeout.  GDAL's reads get the same numbers
+seconds (default 0.5); every request may stall at most ``S2SR_HTTP_TIMEOUT`` seconds
+(default 20) to connect or between two reads.  GDAL's reads get the same numbers
 (:func:`s2sr.remote.gdal.gdal_options`).
 
 - :func:`fetch_json`: GET one JSON document (a STAC item), each retry logged, then one clear error;
@@ -24,19 +25,45 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..errors import RemoteError
+from ..errors import RemoteError, UserError
+from .aws import redact_url
 
 log = logging.getLogger(__name__)
 
 #: HTTP statuses worth retrying (server-side or throttling).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Seconds a request may take (connect, then each read) unless told otherwise.
-DEFAULT_TIMEOUT = 30.0
+#: Seconds a request may take (to connect, then between two reads) unless ``S2SR_HTTP_TIMEOUT`` says otherwise.
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_RETRIES = 4
+DEFAULT_BACKOFF = 0.5
 
 
 def retry_settings() -> tuple[int, float]:
     """(retries, first backoff delay in s) for HTTP: 4 and 0.5, or ``S2SR_HTTP_RETRIES`` / ``S2SR_HTTP_BACKOFF``."""
-    return int(os.environ.get("S2SR_HTTP_RETRIES", "4")), float(os.environ.get("S2SR_HTTP_BACKOFF", "0.5"))
+    return (int(_env_number("S2SR_HTTP_RETRIES", DEFAULT_RETRIES)),
+            _env_number("S2SR_HTTP_BACKOFF", DEFAULT_BACKOFF))
+
+
+def http_timeout() -> float:
+    """Seconds one HTTP request may stall (connect, or wait for data): 20, or ``S2SR_HTTP_TIMEOUT``.
+
+    With the retries, a server that stalls for good fails after at most
+    ``(retries + 1) × timeout + backoff × (2^retries − 1)`` seconds: 107.5 s by default.
+    """
+    return _env_number("S2SR_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+
+
+def _env_number(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{name}={text!r} is not a number", hint=f"unset it (default {default:g}) or give a number")
+    if value < 0 or (name == "S2SR_HTTP_TIMEOUT" and value == 0):
+        raise UserError(f"{name}={text!r} is out of range", hint=f"unset it (default {default:g}) or give a positive number")
+    return value
 
 
 def retry_policy(retries: int | None = None, backoff: float | None = None) -> Retry:
@@ -62,9 +89,10 @@ class _TimeoutSession(requests.Session):
 
 
 def session(*, retries: int | None = None, backoff: float | None = None,
-            timeout: float = DEFAULT_TIMEOUT) -> requests.Session:
-    """A :class:`requests.Session` retrying per :func:`retry_policy`, with a default ``timeout``."""
-    s = _TimeoutSession(timeout)
+            timeout: float | None = None) -> requests.Session:
+    """A :class:`requests.Session` retrying per :func:`retry_policy`, with a default ``timeout``
+    (:func:`http_timeout`)."""
+    s = _TimeoutSession(http_timeout() if timeout is None else timeout)
     adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff))
     s.mount("http://", adapter)
     s.mount("https://", adapter)
@@ -72,7 +100,7 @@ def session(*, retries: int | None = None, backoff: float | None = None,
 
 
 def fetch_json(
-    url: str, *, retries: int | None = None, backoff: float | None = None, timeout: float = DEFAULT_TIMEOUT
+    url: str, *, retries: int | None = None, backoff: float | None = None, timeout: float | None = None
 ) -> dict[str, Any]:
     """GET ``url`` as JSON, retrying 5xx/429 answers, connection errors and timeouts with backoff.
 
@@ -83,6 +111,7 @@ def fetch_json(
     d_retries, d_backoff = retry_settings()
     retries = d_retries if retries is None else retries
     backoff = d_backoff if backoff is None else backoff
+    timeout = http_timeout() if timeout is None else timeout
 
     if urlparse(url).scheme == "s3":
         raise RemoteError(f"{url}: give STAC items over HTTP(S) or as a local file",
@@ -99,15 +128,21 @@ def fetch_json(
             if resp.status_code in RETRY_STATUSES:
                 last = f"HTTP {resp.status_code}"
             elif resp.status_code >= 400:
-                raise RemoteError(f"{url} answered HTTP {resp.status_code}", hint="check the URL")
+                raise RemoteError(f"{redact_url(url)} answered HTTP {resp.status_code}", hint="check the URL")
             else:
                 try:
                     return json.loads(resp.content)
                 except ValueError:
-                    raise RemoteError(f"{url} did not return JSON", hint="give the URL of a STAC item") from None
+                    raise RemoteError(f"{redact_url(url)} did not return JSON",
+                                      hint="give the URL of a STAC item") from None
         if attempt < retries:
             delay = backoff * 2**attempt
-            log.info("%s: %s; retrying in %.1f s (%d/%d)", url, last, delay, attempt + 1, retries)
+            log.info("%s: %s; retrying in %.1f s (%d/%d)", redact_url(url), last, delay, attempt + 1, retries)
             time.sleep(delay)
-    raise RemoteError(f"{url} is unreachable after {retries + 1} attempts ({last})",
+    if last.startswith("timed out"):
+        raise RemoteError(
+            f"{redact_url(url)} timed out: no answer within {timeout:g} s, {retries + 1} attempts",
+            hint="check the server, or raise S2SR_HTTP_TIMEOUT / S2SR_HTTP_RETRIES (README: Failure behaviour)",
+        )
+    raise RemoteError(f"{redact_url(url)} is unreachable after {retries + 1} attempts ({last})",
                       hint="check the URL and the network, then retry")

@@ -1,0 +1,1 @@
+"""Reliability and security: hostile inputs, faults and interruptions, driven through the real CLI."""
