@@ -20,7 +20,7 @@ from .grid import Grid
 from .models import Model, ModelCard, load_model
 from .outputs.naming import LAYOUTS, MULTIBAND, DataFile, data_files, output_name
 from .products import Product, open_product
-from .defaults import DEFAULT_TILE_SIZE
+from .defaults import DEFAULT_TILE_SIZE, DEVICES, PRECISIONS
 from .tiling import Roi, TilePlan, plan_tiles, resolve_roi
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,14 @@ class RunOptions:
     tile_size: int = DEFAULT_TILE_SIZE
     bicubic: bool = False  #: also write the bicubic comparison product
     sre: bool = False  #: Theia: SRE instead of FRE reflectances
-    threads: int | None = None  #: ONNX Runtime intra-op threads (None: its default)
-    gpu: bool = False  #: CUDA when available (falls back to CPU with a warning)
+    threads: int | None = None  #: ONNX Runtime intra-op threads (None: the cores this process may use)
+    gpu: bool = False  #: CUDA when available (falls back to CPU with a warning); same as ``device="cuda"``
+    device: str | None = None  #: ``cpu``, ``cuda`` or ``tensorrt`` (falls back TensorRT → CUDA → CPU with a warning)
+    precision: str = "fp32"  #: ``fp16``: model converted at load (inputs/outputs float32)
+    batch: int | None = None  #: tiles per model call (None: 1 on CPU, 4 on a GPU)
+    #: tiles through the model at once, each call on ``threads`` (default: the usable cores / model_workers);
+    #: 2 on a small CPU keeps the cores busier than one call on all of them, for twice the model's memory
+    model_workers: int = 1
     #: ``multiband`` (one COG with every band) or ``per-band`` (one COG per band, for stackstac & co)
     asset_layout: str = MULTIBAND
 
@@ -64,6 +70,14 @@ class RunOptions:
                             hint="give --asset-layout multiband or --asset-layout per-band")
         if self.threads is not None and int(self.threads) < 1:
             raise UserError(f"{self.threads} threads is not a thread count", hint="give --threads N with N >= 1")
+        if int(self.model_workers) < 1:
+            raise UserError(f"{self.model_workers} model workers is not a count", hint="give --model-workers N >= 1")
+        if self.batch is not None and int(self.batch) < 1:
+            raise UserError(f"batch {self.batch} is not positive", hint="give --batch N with N >= 1")
+        if self.device is not None and self.device not in DEVICES:
+            raise UserError(f"unknown device {self.device!r}", hint=f"use one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {self.precision!r}", hint=f"use one of {', '.join(PRECISIONS)}")
 
     @property
     def has_roi(self) -> bool:
@@ -123,13 +137,20 @@ class RunPlan:
         return (
             f"{self.product.info.product_id}: model {self.model.name}, ROI {' '.join(map(str, self.roi_pixels))}, "
             f"{len(t)} tile(s) of {t.tile_cols}×{t.tile_rows} source px, output {g.width}×{g.height} "
-            f"at {self.resolution:g}"
+            f"at {self.resolution:g}; margin overhead {t.margin_overhead:.3f} (inferred input px / ROI px)"
         )
 
 
 def open_run_model(model: str | Path | ModelCard | Model | None, options: RunOptions) -> Model:
     """``model`` as an opened :class:`~s2sr.models.Model` (an opened one is used as is)."""
-    return model if isinstance(model, Model) else load_model(model, threads=options.threads, gpu=options.gpu)
+    if isinstance(model, Model):
+        return model
+    threads = options.threads
+    if threads is None and options.model_workers > 1:
+        from .cpus import available_cpus
+
+        threads = max(1, available_cpus() // options.model_workers)
+    return load_model(model, threads=threads, gpu=options.gpu, device=options.device, precision=options.precision)
 
 
 def as_plan(

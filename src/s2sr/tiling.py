@@ -152,6 +152,17 @@ class TilePlan:
     def __len__(self) -> int:
         return self.n_rows * self.n_cols
 
+    @property
+    def inferred_px(self) -> int:
+        """Input pixels the model runs on: tiles × read shape (margins and edge overhang included)."""
+        rows, cols = self.read_shape
+        return len(self) * rows * cols
+
+    @property
+    def margin_overhead(self) -> float:
+        """Inferred input pixels / ROI pixels (1.0 would be no margin and no overhang)."""
+        return self.inferred_px / (self.roi.width * self.roi.height)
+
     def __iter__(self) -> Iterator[Tile]:
         f, m = self.factor, self.margin_in
         rows, cols = self.read_shape
@@ -172,10 +183,21 @@ class TilePlan:
                 index += 1
 
 
-def plan_tiles(source_grid: Grid, roi: Roi, *, factor: int, tile_size: int, margin: int) -> TilePlan:
-    """Cut ``roi`` into tiles of ``tile_size`` *output* pixels plus ``margin`` output pixels.
+def even_split(length: int, longest: int) -> int:
+    """The tile length that cuts ``length`` into the fewest tiles of at most ``longest``, all of
+    one length, wasting the least: ``ceil(length / ceil(length / longest))``."""
+    n = math.ceil(length / longest)
+    return math.ceil(length / n)
 
-    ``tile_size`` is rounded down to a multiple of ``factor`` and capped at the ROI's size.
+
+def plan_tiles(source_grid: Grid, roi: Roi, *, factor: int, tile_size: int, margin: int) -> TilePlan:
+    """Cut ``roi`` into tiles of at most ``tile_size`` *output* pixels plus ``margin`` output pixels.
+
+    Tiles are sized so the ROI divides evenly (:func:`even_split`: 1098 source px with a
+    tile size of 1000 output px → 3 tiles of 366, not 500 + 500 + 98 read as 3 × 500): every
+    tile keeps one shape (the runtime sees one shape and can batch), and the model runs on as
+    few pixels past the ROI as the tile count allows.  ``tile_size`` is rounded down to a
+    multiple of ``factor``.
     """
     if tile_size < factor:
         raise RoiError(f"tile size {tile_size} is smaller than the model's factor {factor}")
@@ -185,8 +207,8 @@ def plan_tiles(source_grid: Grid, roi: Roi, *, factor: int, tile_size: int, marg
     return TilePlan(
         roi=roi,
         factor=factor,
-        tile_rows=min(tile_in, roi.height),
-        tile_cols=min(tile_in, roi.width),
+        tile_rows=even_split(roi.height, tile_in),
+        tile_cols=even_split(roi.width, tile_in),
         margin_in=margin_in,
         output_grid=window,
     )

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..defaults import DEFAULT_COLLECTION, DEFAULT_TILE_SIZE
+from ..defaults import DEFAULT_COLLECTION, DEFAULT_TILE_SIZE, DEVICES, PRECISIONS
 from ._common import TqdmProgress, verbose_option
 from .search import select_products, search_options
 
@@ -26,7 +26,9 @@ def run_options(f: F) -> F:
                      help="Region in the product's CRS, snapped outward to the source grid."),
         click.option("--tile-size", type=click.IntRange(min=1), default=DEFAULT_TILE_SIZE, show_default=True,
                      help="Tile size in output pixels, margins excluded."),
-        click.option("--threads", type=click.IntRange(min=1), default=None, help="ONNX Runtime intra-op threads."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="ONNX Runtime intra-op threads. Default: the cores this process may use (CPU affinity, "
+                     "container CPU quota)."),
         click.option("--sre", is_flag=True, help="Theia: read SRE instead of FRE reflectances."),
     ]
     for opt in reversed(opts):
@@ -56,7 +58,18 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
 @click.option("--asset-layout", type=click.Choice(["multiband", "per-band"]), default="multiband", show_default=True,
               help="multiband: one COG with every band (odc-stac, rio-tiler/titiler, GDAL, QGIS); per-band: one COG "
               "per band, assets keyed as Earth Search keys them (stackstac and other per-band readers).")
-@click.option("--gpu", is_flag=True, help="Run on CUDA when available (falls back to CPU with a warning).")
+@click.option("--gpu", is_flag=True, help="Run on CUDA when available (falls back to CPU with a warning); "
+              "same as --device cuda.")
+@click.option("--device", type=click.Choice(DEVICES), default=None,
+              help="Where the model runs; tensorrt caches its engines (S2SR_TRT_CACHE). Unavailable → next one, "
+              "down to cpu, with a warning. Default: cpu (cuda with --gpu).")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+              help="fp16: the model is converted at load (inputs and outputs stay float32); needs onnxconverter-common.")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Tiles per model call. Default: 1 on CPU, 4 on a GPU.")
+@click.option("--model-workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tiles through the model at once, each on --threads (default: the usable cores / N); "
+              "2 keeps a small CPU busier, for twice the model's memory.")
 @click.option("--output-collection", "collection", default=DEFAULT_COLLECTION, show_default=True,
               help="STAC collection id (and folder) to publish into.")
 @click.option("--overwrite", is_flag=True, help="Redo an item that already exists (same or different model).")
@@ -77,6 +90,10 @@ def run(
     bicubic: bool,
     asset_layout: str,
     gpu: bool,
+    device: str | None,
+    precision: str,
+    batch: int | None,
+    model_workers: int,
     collection: str,
     overwrite: bool,
     s3_endpoint: str | None,
@@ -93,7 +110,8 @@ def run(
     from ..plan import open_run_model, plan_run
     from ..publisher import publish
 
-    options = options_from(params, bicubic=bicubic, gpu=gpu, asset_layout=asset_layout)
+    options = options_from(params, bicubic=bicubic, gpu=gpu, device=device, precision=precision, batch=batch,
+                           model_workers=model_workers, asset_layout=asset_layout)
     selection = select_products(input_path, sre=options.sre, **{k: params[k] for k in _SEARCH_KEYS})
     if not selection.products:
         click.echo(selection.message)

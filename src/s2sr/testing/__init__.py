@@ -14,8 +14,9 @@ reflectance × 10000 as int16; :func:`synthetic_pixels` or :func:`sample_pixels`
 - :func:`write_earthsearch_cogs` + :func:`es_v1_item` — a STAC item over local COGs;
   :func:`rewrite_item` points a real item at local or served files.
 
-Models: :func:`write_test_models` (``nearest_x2``, ``convnet_x2``, ``convnet20_x4``), and the
-builders :func:`resize_model`, :func:`convnet_model`, :func:`write_model`.
+Models: :func:`write_test_models` (``nearest_x2``, ``convnet_x2``, ``convnet20_x4``),
+:func:`carn_like_x2` (the benchmark's CARN-sized model), and the builders :func:`resize_model`,
+:func:`convnet_model`, :func:`carn_like_model`, :func:`write_model`.
 
 Servers: :class:`RangeServer` (HTTP with Range, request counts, injected 503s) and
 :class:`SeaweedS3` (a real S3 server) with :func:`aws_env`.
@@ -34,6 +35,8 @@ from __future__ import annotations
 
 from .models import (
     ALL_BANDS,
+    carn_like_model,
+    carn_like_x2,
     convnet20_x4,
     convnet_model,
     convnet_x2,
@@ -68,7 +71,8 @@ from .theia import ACQUIRED, theia_name, write_theia_product
 
 __all__ = [
     "ACCESS_KEY", "ACQUIRED", "ALL_BANDS", "ES_ASSET_FILES", "ES_ITEM", "REAL_PIXELS_FILE", "RO_ACCESS_KEY",
-    "RO_SECRET_KEY", "SECRET_KEY", "RangeServer", "SeaweedS3", "aws_env", "convnet20_x4", "convnet_model",
+    "RO_SECRET_KEY", "SECRET_KEY", "RangeServer", "SeaweedS3", "aws_env", "carn_like_model", "carn_like_x2",
+    "convnet20_x4", "convnet_model",
     "convnet_x2", "es_item_for", "es_v1_item", "find_real_pixels", "nearest_x2", "resize_model", "rewrite_item",
     "safe_dn", "safe_name", "sample_pixels", "serving", "shared_es_files", "synthetic_pixels", "theia_name",
     "weed_binary", "write_earthsearch_cogs", "write_model", "write_safe_product", "write_test_models",

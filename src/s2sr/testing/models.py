@@ -21,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..bands import GROUP_10M, GROUP_20M
-from ..models.graphs import convnet_model, resize_model, write_model
+from ..models.graphs import carn_like_model, convnet_model, resize_model, write_model
 
 __all__ = [
-    "ALL_BANDS", "convnet20_x4", "convnet_model", "convnet_x2", "nearest_x2", "resize_model", "write_model",
+    "ALL_BANDS", "carn_like_model", "carn_like_x2", "convnet20_x4", "convnet_model", "convnet_x2", "nearest_x2", "resize_model", "write_model",
     "write_test_models",
 ]
 
@@ -48,6 +48,13 @@ def convnet20_x4(directory: str | Path) -> Path:
     """Write ``convnet20_x4.onnx`` + ``.yaml`` (20 m group, ×4, margin 6); return the card path."""
     return write_model(directory, "convnet20_x4", convnet_model(6, 4, layers_in=1, layers_out=1),
                        bands=list(GROUP_20M), factor=4, margin=6)
+
+
+def carn_like_x2(directory: str | Path, *, seed: int = 0) -> Path:
+    """Write ``carn_like_x2.onnx`` + ``.yaml``: the benchmark's CARN-sized model (381 k parameters,
+    10 bands, ×2, margin 32 like the seed tool's default card; seeded weights, not trained)."""
+    return write_model(directory, "carn_like_x2", carn_like_model(10, 2, seed=seed), bands=ALL_BANDS, factor=2,
+                       margin=32, description="CARN-sized benchmark model (seeded weights, not trained)")
 
 
 def write_test_models(directory: str | Path) -> dict[str, Path]:
