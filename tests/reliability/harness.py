@@ -9,13 +9,9 @@ wrote are recorded too, so the secrets sweep (``test_secrets.py``) can grep all 
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import http.server
-import io
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -23,9 +19,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
+
+from s2sr.testing.servers import RangeServer
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
@@ -290,99 +287,11 @@ def stac_item_for(product_dir: Path, item_id: str, href_of: Any) -> dict[str, An
     }
 
 
-# -- HTTP server: static files with Range, optional Basic auth, optional stall ---------------------
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    server: _HttpServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def end_headers(self) -> None:
-        self.send_header("Accept-Ranges", "bytes")
-        super().end_headers()
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        srv = self.server
-        with srv.lock:
-            srv.requests.append(self.path)
-        if srv.stall_s and not (srv.stall_unless and srv.stall_unless in self.path):
-            time.sleep(srv.stall_s)
-            return None
-        if srv.auth is not None:
-            want = "Basic " + base64.b64encode(srv.auth.encode()).decode()
-            if self.headers.get("Authorization") != want:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="s2sr"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-        path = self.translate_path(self.path)
-        rng = self.headers.get("Range")
-        if not rng or not os.path.isfile(path):
-            return super().send_head()
-        m = re.match(r"bytes=(\d+)-(\d*)$", rng.strip())
-        size = os.path.getsize(path)
-        if not m:
-            self.send_error(416)
-            return None
-        start, end = int(m.group(1)), min(int(m.group(2) or size - 1), size - 1)
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            data = fh.read(max(end - start + 1, 0))
-        self.send_response(206)
-        self.send_header("Content-Type", self.guess_type(path))
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        return io.BytesIO(data)
-
-
-class _HttpServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    lock: threading.Lock
-    requests: list[str]
-    stall_s: float
-    stall_unless: str
-    auth: str | None
-
-
-class HttpServer:
-    """Serves ``root`` on 127.0.0.1 (Range requests); ``stall_s`` makes every request hang that
-    long without answering; ``auth="user:password"`` demands HTTP Basic auth."""
-
-    def __init__(self, root: Path, *, auth: str | None = None) -> None:
-        self._srv = _HttpServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
-        self._srv.lock = threading.Lock()
-        self._srv.requests = []
-        self._srv.stall_s = 0.0
-        self._srv.stall_unless = ""
-        self._srv.auth = auth
-        self.port = self._srv.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._srv.serve_forever, daemon=True).start()
-
-    def stall(self, seconds: float, *, unless: str = "") -> None:
-        """Hang every request (but those whose path holds ``unless``) ``seconds`` without answering."""
-        self._srv.stall_unless = unless
-        self._srv.stall_s = seconds
-
-    @property
-    def requests(self) -> list[str]:
-        return list(self._srv.requests)
-
-    def close(self) -> None:
-        self._srv.stall_s = 0.0
-        self._srv.shutdown()
-        self._srv.server_close()
-
-
+# -- HTTP server: s2sr.testing's RangeServer (Range requests, optional Basic auth, stalls) -------------
 @contextlib.contextmanager
-def http_server(root: Path, *, auth: str | None = None) -> Iterator[HttpServer]:
-    srv = HttpServer(root, auth=auth)
-    try:
+def http_server(root: Path, *, auth: str | None = None) -> Iterator[RangeServer]:
+    with RangeServer(root, auth=auth) as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 # -- a TCP proxy that stalls uploads -------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from s2sr.testing.servers import SECRET_KEY, SeaweedS3, aws_env
+from s2sr.testing.servers import SECRET_KEY, RangeServer, SeaweedS3, aws_env
 
 from . import harness as h
 from .conftest import ITEM_ID
@@ -20,7 +20,7 @@ SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 SIG_IDS = ["SIGINT", "SIGTERM"]
 
 
-def _item_over_http(product: Path, items: h.HttpServer, bands: h.HttpServer) -> str:
+def _item_over_http(product: Path, items: RangeServer, bands: RangeServer) -> str:
     item = h.stac_item_for(product, "S2A_33UUB_20170527_0_L2A", lambda f: f"{bands.url}/{product.name}/{f.name}")
     (product.parent / "item.json").write_text(json.dumps(item))
     return f"{items.url}/item.json"
@@ -39,7 +39,7 @@ def test_signal_while_processing(product: Path, model: Path, tmp_path: Path, sig
         p = h.spawn("run", url, "-m", model, "-o", dest, env={"S2SR_HTTP_TIMEOUT": "4", "S2SR_HTTP_RETRIES": "1"})
         try:
             h.wait_for(lambda: any(staging.glob("run-*/owner.json")), what="the run's staging folder", proc=p)
-            h.wait_for(lambda: len(srv.requests) > 2, what="band reads", proc=p)
+            h.wait_for(lambda: len(srv.paths) > 2, what="band reads", proc=p)
             p.signal(sig)
             res = p.wait(timeout=60)
         finally:

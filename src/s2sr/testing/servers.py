@@ -15,9 +15,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import io
 import http.server
+import io
 import json
 import os
 import random
@@ -56,12 +57,25 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             srv.requests += 1
+            srv.paths.append(self.path)
             left = srv.fail.get(self.path.split("?")[0], 0)
             if left:
                 srv.fail[self.path.split("?")[0]] = left - 1
+            stall = srv.stall_s if not (srv.stall_unless and srv.stall_unless in self.path) else 0.0
+        if stall:
+            time.sleep(stall)  # a stalled server: the connection stays open, nothing is answered
+            return None
         if left:
             self.send_error(503, "try again")
             return None
+        if srv.auth is not None:
+            want = "Basic " + base64.b64encode(srv.auth.encode()).decode()
+            if self.headers.get("Authorization") != want:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="s2sr"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
         rng = self.headers.get("Range")
         path = self.translate_path(self.path)
         if not rng or os.path.isdir(path) or not os.path.isfile(path):
@@ -100,18 +114,30 @@ class _Server(http.server.ThreadingHTTPServer):
     range_requests: int
     bytes_sent: int
     fail: dict[str, int]
+    paths: list[str]
+    stall_s: float
+    stall_unless: str
+    auth: str | None
 
 
 class RangeServer:
-    """Serves ``root`` on 127.0.0.1 with HTTP Range support; a context manager."""
+    """Serves ``root`` on 127.0.0.1 with HTTP Range support; a context manager.
 
-    def __init__(self, root: Path) -> None:
+    Faults for tests: :meth:`fail_next` (503 answers), :meth:`stall` (requests hang unanswered),
+    ``auth="user:password"`` (HTTP Basic auth demanded)."""
+
+    def __init__(self, root: Path, *, auth: str | None = None) -> None:
         self.root = Path(root)
         self._srv = _Server(("127.0.0.1", 0), partial(_RangeHandler, directory=str(self.root)))
         self._srv.lock = threading.Lock()
         self._srv.requests = self._srv.range_requests = self._srv.bytes_sent = 0
         self._srv.fail = {}
-        self.url = f"http://127.0.0.1:{self._srv.server_address[1]}"
+        self._srv.paths = []
+        self._srv.stall_s = 0.0
+        self._srv.stall_unless = ""
+        self._srv.auth = auth
+        self.port = self._srv.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
 
     def __enter__(self) -> RangeServer:
@@ -119,8 +145,21 @@ class RangeServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._srv.stall_s = 0.0
         self._srv.shutdown()
         self._srv.server_close()
+
+    def stall(self, seconds: float, *, unless: str = "") -> None:
+        """Hang every request (but those whose path holds ``unless``) ``seconds`` without answering."""
+        with self._srv.lock:
+            self._srv.stall_unless = unless
+            self._srv.stall_s = seconds
+
+    @property
+    def paths(self) -> list[str]:
+        """The paths requested so far, in order."""
+        with self._srv.lock:
+            return list(self._srv.paths)
 
     def fail_next(self, path: str, times: int) -> None:
         """Answer 503 to the next ``times`` requests of ``path`` (e.g. ``/item.json``)."""
