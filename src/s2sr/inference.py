@@ -20,7 +20,6 @@ many values were not finite, so nothing is published (README, "Failure behaviour
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from .errors import ProcessingError
 from .models.runtime import Model
@@ -50,6 +49,8 @@ def fill_nodata(window: np.ndarray) -> np.ndarray | None:
     filled = np.array(filled, dtype=np.float32, copy=True)
     holes = np.isnan(filled)
     if holes.any():
+        from scipy import ndimage  # only for windows with holes: a run without any starts 0.4 s sooner
+
         for b in range(filled.shape[0]):
             hb = holes[b]
             if not hb.any():

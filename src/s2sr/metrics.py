@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import ndimage, sparse
 
 from .inference import fill_nodata
+
+if TYPE_CHECKING:
+    from scipy import sparse
+
+# SciPy is imported where used: a run (whose consistency check degrades tiles in the write
+# thread) then imports it there, overlapped with the model, not before the first tile (0.4 s).
 
 #: Default modulation of the degradation blur at the degraded grid's Nyquist frequency.
 DEFAULT_MTF = 0.3
@@ -35,6 +41,8 @@ def gaussian_sigma(factor: int, mtf: float = DEFAULT_MTF) -> float:
 @functools.lru_cache(maxsize=64)
 def _degrade_operator(n: int, factor: int, sigma: float) -> sparse.csr_matrix:
     """``(n // factor) × n`` matrix: Gaussian weights centred on each coarse pixel, mirrored at edges."""
+    from scipy import sparse
+
     m = n // factor
     radius = math.ceil(4 * sigma + factor)
     centres = np.arange(m) * factor + (factor - 1) / 2.0
@@ -126,6 +134,7 @@ def ssim(pred: np.ndarray, ref: np.ndarray, *, sigma: float = 1.5) -> float:
     p = np.where(ok, pred, 0).astype(np.float64)
     peak = float(ref[ok].max() - ref[ok].min()) or 1.0
     c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    from scipy import ndimage
 
     def g(a: np.ndarray) -> np.ndarray:
         return ndimage.gaussian_filter(a, sigma, truncate=3.5, mode="reflect")

@@ -1,9 +1,9 @@
 """Cloud-Optimized GeoTIFF output, written block by block (docs/architecture.md, "Outputs").
 
-Tiles are written into a tiled, compressed GeoTIFF under a temporary name; when every tile
-is in, GDAL's COG driver copies it (streaming, with internal overviews) to another
-temporary name, which is renamed to the final name.  A run that fails leaves no file under
-the final name.
+Tiles are written into a tiled, compressed GeoTIFF under a temporary name, and their overviews
+into its external overview files as they come (:mod:`.overviews`); when every tile is in, GDAL's
+COG driver copies it (streaming, with those overviews) to another temporary name, which is
+renamed to the final name.  A run that fails leaves no file under the final name.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from rasterio.windows import Window
 from ..errors import OutputError, ProcessingError
 from ..grid import Grid
 from .bandstats import BandStats, StatsAccumulator
+from .overviews import OverviewStaging
 from .space import FULL_BYTES, is_no_space, no_space_error, out_of_space
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class CogWriter:
         self._ds: rasterio.io.DatasetWriter | None = None
         self.finish_seconds = 0.0  #: time spent turning the staging file into the COG
         self._stats = StatsAccumulator(len(self.band_names), NODATA)
+        self._ovr = OverviewStaging(self._staging, grid.width, grid.height, len(self.band_names), nodata=NODATA,
+                                    layout=STAGING_LAYOUT, blocksize=int(COG_OPTIONS["BLOCKSIZE"]))
 
     def __enter__(self) -> CogWriter:
         profile = {
@@ -124,6 +127,7 @@ class CogWriter:
         block = to_int16(data)
         try:
             self._ds.write(block, window=window)
+            self._ovr.write(window, block)
         except _GDAL_ERRORS as exc:
             raise self._failed(exc) from None
         self._stats.add(block)  # each window is written once: statistics without reading the file back
@@ -143,19 +147,23 @@ class CogWriter:
             if self._ds is not None:
                 try:
                     self._ds.close()
+                    self._ovr.close()
                 except _GDAL_ERRORS as err:
                     if exc_type is None:
                         raise self._failed(err) from None
             if exc_type is None:
                 self._finish()
         finally:
+            self._ovr.remove()
             for p in (self._staging, self._cog_tmp):
                 p.unlink(missing_ok=True)
 
     def _finish(self) -> None:
         t0 = time.perf_counter()
         try:
-            rasterio.shutil.copy(self._staging, self._cog_tmp, driver="COG", **COG_OPTIONS)
+            # the overviews staged while writing are copied; if none could be, the driver builds them
+            overviews = "FORCE_USE_EXISTING" if self._ovr.finish() else "IGNORE_EXISTING"
+            rasterio.shutil.copy(self._staging, self._cog_tmp, driver="COG", **{**COG_OPTIONS, "OVERVIEWS": overviews})
         except _GDAL_ERRORS as exc:
             raise self._failed(exc) from None
         if out_of_space(self.path.parent, FULL_BYTES):  # GDAL may not report a copy cut short at the end

@@ -123,7 +123,8 @@ def write_png(quicklook: Quicklook, path: str | Path, max_size: int = THUMBNAIL_
     opaque = rgba[..., 3] == 255
     # 255 colours for the valid pixels, index 255 for nodata (transparent)
     rgb = Image.fromarray(np.ascontiguousarray(rgba[..., :3]), mode="RGB")
-    pal = rgb.quantize(255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    # fast octree: 2 ms where median cut took 144 ms on a 512² quicklook, RMSE 3.84 vs 3.58 (of 255)
+    pal = rgb.quantize(255, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     idx = np.where(opaque, np.asarray(pal), 255).astype(np.uint8)
     out = Image.fromarray(idx, mode="P")
     palette = (pal.getpalette() or [])[: 255 * 3]

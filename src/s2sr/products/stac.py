@@ -21,10 +21,6 @@ from urllib.parse import urlparse
 
 import pystac
 import requests
-from pystac_client import Client
-from pystac_client.conformance import ConformanceClasses
-from pystac_client.exceptions import APIError, ParametersError
-from pystac_client.stac_api_io import StacApiIO
 
 from ..bands import canonical
 from ..errors import InputError, ProductError, RemoteError
@@ -266,6 +262,12 @@ class Search:
 
 def search_items(search: Search) -> list[pystac.Item]:
     """Run ``search`` with pystac-client; connection failures become one clear error."""
+    # imported here: a run of a local product does not pay for pystac-client (0.1 s of start)
+    from pystac_client import Client
+    from pystac_client.conformance import ConformanceClasses
+    from pystac_client.exceptions import APIError, ParametersError
+    from pystac_client.stac_api_io import StacApiIO
+
     if not (search.ids or search.bbox or search.datetime or search.collections):
         raise InputError("a STAC API search needs --ids, or --collection with --bbox and/or --datetime")
     retries, _ = retry_settings()
@@ -306,6 +308,8 @@ def search_items(search: Search) -> list[pystac.Item]:
 
 def _search_error(api: str, exc: BaseException, retries: int) -> RemoteError | InputError:
     """One line for a failed search: unreachable API, timeout, or what the API said."""
+    from pystac_client.exceptions import ParametersError
+
     chain: list[BaseException] = []
     e: BaseException | None = exc
     while e is not None and len(chain) < 8:
