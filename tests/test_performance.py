@@ -171,7 +171,7 @@ def test_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "run.py"), "--size", "64", "--rss-sizes", "64",
-         "--tile-sizes", "64", "--ort-rounds", "1", "--no-io-nice-ab", "--no-model-workers-ab", "--source", "synthetic", "--threads", "1",
+         "--tile-sizes", "64", "--ort-rounds", "1", "--no-io-nice-ab", "--no-model-workers-ab", "--source", "synthetic", "--threads", "1", "--repeat", "1",
          "--seed-python", sys.executable, "--workdir", str(tmp_path), "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
@@ -182,6 +182,8 @@ def test_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
     assert run["tiles"] == 1 and run["read_shape"] == [96, 96] and run["margin_overhead"] == pytest.approx(2.25)
     assert run["peak_rss_mb"] > 0 and run["output_mpx"] == pytest.approx(128 * 128 / 1e6, abs=1e-3)
     assert result["pure_onnxruntime"]["pipeline_ratio_process"] > 0
+    cli = result["s2sr_run_cli"]  # `s2sr run` itself, the headline figures
+    assert cli["process_wall_s"] > 0 and cli["pipeline_ratio"] > 0 and cli["peak_rss_mb"] > 0
     assert result["full_product_extrapolated"]["tiles"] == math.ceil(10980 / (DEFAULT_TILE_SIZE // 2)) ** 2
     assert [r["product_px"] for r in result["rss_by_product_size"]] == [64]
     assert [r["tile_size"] for r in result["tile_size_sweep"]] == [64]
