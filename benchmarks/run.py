@@ -166,7 +166,7 @@ def run_cli(product: Path, out: Path, card: Path, tile_size: int, threads: int |
     catalogue): its whole-process wall and peak RSS."""
     import shutil
 
-    cmd = [sys.executable, "-m", "s2sr.cli.main", "run", str(product), "-o", str(out), "-m", str(card),
+    cmd = [sys.executable, "-m", "s2sr", "run", str(product), "-o", str(out), "-m", str(card),
            "--tile-size", str(tile_size)]
     if threads != "auto":
         cmd += ["--threads", str(threads)]

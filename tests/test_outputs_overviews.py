@@ -6,6 +6,7 @@ overviews (``OVERVIEWS=IGNORE_EXISTING``), read back with rasterio.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,10 @@ def test_cog_writer_stages_the_drivers_overviews(tmp_path: Path) -> None:
     ``gdaladdo`` average of the last staged level (⌈n/2⌉ px), and the COG is valid."""
     data = sample(2, 2196, 2196, seed=1)
     ref = levels(gdal_cog(data, tmp_path / "ref.tif"))
-    got = levels(ours(data, tmp_path / "ours.tif", tile=732))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the level files are georeferenced: no NotGeoreferencedWarning on stderr
+        ours(data, tmp_path / "ours.tif", tile=732)
+    got = levels(tmp_path / "ours.tif")
     assert len(got) == len(ref) == 3
     np.testing.assert_array_equal(got[0], ref[0])
     np.testing.assert_array_equal(got[1], ref[1])

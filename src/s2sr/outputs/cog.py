@@ -68,9 +68,9 @@ STAGING_LAYOUT = {
 
 def to_int16(data: np.ndarray) -> np.ndarray:
     """Float reflectance × 10000 with NaN → int16 with nodata −10000 (valid values clipped)."""
-    out = np.rint(np.nan_to_num(data, nan=NODATA))
-    valid = ~np.isnan(data)
-    np.clip(out, NODATA + 1, np.iinfo(np.int16).max, out=out, where=valid)
+    out = np.rint(data)  # NaN stays NaN through rint and clip; ±Inf clip to the int16 range
+    np.clip(out, NODATA + 1, np.iinfo(np.int16).max, out=out)
+    out[np.isnan(out)] = NODATA
     return out.astype(np.int16)
 
 
@@ -92,7 +92,8 @@ class CogWriter:
         self.finish_seconds = 0.0  #: time spent turning the staging file into the COG
         self._stats = StatsAccumulator(len(self.band_names), NODATA)
         self._ovr = OverviewStaging(self._staging, grid.width, grid.height, len(self.band_names), nodata=NODATA,
-                                    layout=STAGING_LAYOUT, blocksize=int(COG_OPTIONS["BLOCKSIZE"]))
+                                    layout=STAGING_LAYOUT, crs=grid.crs, transform=grid.transform,
+                                    blocksize=int(COG_OPTIONS["BLOCKSIZE"]))
 
     def __enter__(self) -> CogWriter:
         profile = {

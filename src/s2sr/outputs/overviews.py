@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from affine import Affine
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
@@ -56,6 +58,10 @@ def halve(block: np.ndarray, nodata: int) -> np.ndarray:
         s += block[:, 1::2, 0::2]
         s += block[:, 0::2, 1::2]
         s += block[:, 1::2, 1::2]
+        if s.min() >= 0:
+            s += 2
+            s >>= 2
+            return s.astype(np.int16)
         q = (np.abs(s) + 2) >> 2
         return np.where(s < 0, -q, q).astype(np.int16)
     x = np.where(valid, block, 0).astype(np.int32)
@@ -77,8 +83,10 @@ class OverviewStaging:
     """
 
     def __init__(self, staging: Path, width: int, height: int, count: int, *, nodata: int,
-                 layout: dict[str, object], blocksize: int = 512) -> None:
+                 layout: dict[str, object], crs: CRS | None = None, transform: Affine | None = None,
+                 blocksize: int = 512) -> None:
         self.staging = Path(staging)
+        self.crs, self.transform = crs, transform  # the level files are georeferenced (GDAL warns otherwise)
         self.width, self.height, self.count = width, height, count
         self.nodata = nodata
         self.layout = dict(layout)
@@ -94,9 +102,10 @@ class OverviewStaging:
         ds = self._ds.get(level)
         if ds is None:
             f = 2**level
+            geo = {} if self.transform is None else {"crs": self.crs, "transform": self.transform @ Affine.scale(f)}
             ds = rasterio.open(self.path(level), "w", driver="GTiff", width=self.width // f,
                                height=self.height // f, count=self.count, dtype="int16",
-                               nodata=self.nodata, sparse_ok=True, bigtiff="IF_SAFER", **self.layout)
+                               nodata=self.nodata, sparse_ok=True, bigtiff="IF_SAFER", **geo, **self.layout)
             self._ds[level] = ds
         return ds
 
