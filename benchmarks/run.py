@@ -45,6 +45,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -164,8 +165,6 @@ def run_s2sr(product: Path, out: Path, card: Path, tile_size: int, threads: int 
 def run_cli(product: Path, out: Path, card: Path, tile_size: int, threads: int | str) -> dict[str, Any]:
     """``s2sr run`` in a child process, as a user runs it (COG + STAC item + thumbnail into a local
     catalogue): its whole-process wall and peak RSS."""
-    import shutil
-
     cmd = [sys.executable, "-m", "s2sr", "run", str(product), "-o", str(out), "-m", str(card),
            "--tile-size", str(tile_size)]
     if threads != "auto":
@@ -414,8 +413,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed_ok = not args.no_seed and seed_importable(args.seed_python)
         seed_product = None
         if seed_ok:
-            import shutil
-
             seed_product = d / "seed_product" / product.name
             shutil.copytree(product, seed_product)  # the seed's reader needs extra metadata: a copy gets it
             seed_compatible(seed_product)
@@ -433,7 +430,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 rnd["seed_threads"] = run_seed(args.seed_python, seed_product, d / "seed_out", card, threads)
             rounds.append(rnd)
             if args.io_nice_ab:
-                nice10.append(run_s2sr(product, out, card, tile_size, threads, io_nice=10)["process_wall_s"] / rnd["ort"])
+                nice10.append(run_s2sr(product, out, card, tile_size, threads,
+                                       io_nice=10)["process_wall_s"] / rnd["ort"])
         ratios = [r["lib"]["process_wall_s"] / r["ort"] for r in rounds]
         k = ratios.index(statistics.median_low(ratios))
         run, ort_s = rounds[k]["lib"], rounds[k]["ort"]
